@@ -1,0 +1,1 @@
+"""Translators between outside formats and the canonical model. No network, no database."""

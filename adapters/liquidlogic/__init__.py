@@ -1,0 +1,1 @@
+"""Liquidlogic adapter."""

@@ -1,0 +1,1 @@
+"""Delivery: sign and encrypt, send by a transport, keep the outbox honest."""

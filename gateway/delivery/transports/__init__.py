@@ -1,0 +1,1 @@
+"""Transports behind one port: `send(message) -> TransportReceipt`."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the unit of work, the audit chain and migrations."""

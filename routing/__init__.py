@@ -1,0 +1,1 @@
+"""Pure routing: directory, geography, placement, recipients, calendars. No I/O at decision time."""
