@@ -49,7 +49,7 @@ class Settings:
     broker_url: str
     config_dir: Path
     max_body_bytes: int = 1_048_576
-    data_key_file: Path | None = None
+    data_key: str | None = None  # base64 AES-256 key for sealing raw messages at rest
     embedded: bool = True
     sweep_seconds: int = 30
     stuck_after_seconds: int = 120
@@ -90,14 +90,13 @@ def _build() -> Settings:
     broker_url = _env("BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}"
     default_config = Path(__file__).resolve().parent.parent / "config" / "demo"
     config_dir = Path(_env("GATEWAY_CONFIG_DIR") or default_config).resolve()
-    key_file = _env("GATEWAY_DATA_KEY_PATH")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         broker_url=broker_url,
         config_dir=config_dir,
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 1_048_576),
-        data_key_file=Path(key_file) if key_file else None,
+        data_key=_env("GATEWAY_DATA_KEY"),
         embedded=database_url.startswith("sqlite"),
         sweep_seconds=_int("GATEWAY_SWEEP_SECONDS", 30),
         stuck_after_seconds=_int("GATEWAY_STUCK_AFTER_SECONDS", 120),

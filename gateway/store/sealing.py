@@ -41,18 +41,34 @@ class DataSealer:
             raise SealingError(f"sealed message {row_id} cannot be opened") from exc
 
 
+def decode_key(text: str) -> bytes:
+    """Decode a base64 data key, failing with a clear message when it is not 32 bytes."""
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except ValueError as exc:
+        raise SealingError("GATEWAY_DATA_KEY is not valid base64") from exc
+    if len(key) != 32:
+        raise SealingError(f"GATEWAY_DATA_KEY decodes to {len(key)} bytes; 32 are needed")
+    return key
+
+
+def new_key_text() -> str:
+    """Return a new random data key, base64 encoded."""
+    return base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
 def load_or_create_key(path: Path, create: bool) -> bytes:
     """Read a base64 data key from `path`; create one (mode 0600) only when `create` is true."""
     if path.exists():
-        return base64.b64decode(path.read_text(encoding="ascii").strip())
+        return decode_key(path.read_text(encoding="ascii"))
     if not create:
         raise SealingError(
-            f"no data key at {path}: set GATEWAY_DATA_KEY_FILE to a file holding a base64 "
-            "32-byte key (generate one with `gateway keys new-data-key`)"
+            f"no data key: set GATEWAY_DATA_KEY (or GATEWAY_DATA_KEY_FILE, a file holding it) "
+            f"to a base64 32-byte key; `gateway keys new-data-key` prints one (looked for {path})"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
+    text = new_key_text()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(base64.b64encode(key).decode("ascii"))
-    return key
+        handle.write(text)
+    return decode_key(text)

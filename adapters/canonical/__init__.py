@@ -1,0 +1,1 @@
+"""Canonical JSON rendering: the gateway's own interchange form, minimised by role."""

@@ -1,0 +1,44 @@
+"""The one explicit table of adapters: format name → adapter class.
+
+A test keeps this table and the adapter folders in step: every folder under adapters/
+with a parser or renderer is listed here, and every entry's folder exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.base import CaseSystemAdapter, PoliceAdapter
+from adapters.canonical.render import CanonicalJsonAdapter
+from adapters.compact.adapter import CompactAdapter
+from adapters.niche.adapter import NicheAdapter
+from gateway.domain.errors import UnknownAdapter
+
+POLICE_ADAPTERS: dict[str, type[PoliceAdapter]] = {
+    "compact": CompactAdapter,
+    "niche": NicheAdapter,
+}
+CASE_SYSTEM_ADAPTERS: dict[str, type[CaseSystemAdapter]] = {
+    "canonical_json": CanonicalJsonAdapter,
+}
+
+
+def police_adapters() -> dict[str, PoliceAdapter]:
+    """Return one instance of every police adapter, by format name."""
+    return {name: cls() for name, cls in POLICE_ADAPTERS.items()}
+
+
+def validate_police_mapping(adapter: str, overrides: dict[str, Any]) -> list[str]:
+    """Return the problems of a force's mapping overrides for police adapter `adapter`."""
+    instance = POLICE_ADAPTERS[adapter]()
+    check = getattr(instance, "check_overrides", None)
+    return list(check(overrides)) if check is not None else []
+
+
+def case_system_adapter(name: str) -> CaseSystemAdapter:
+    """Return the case-system adapter registered as `name`; raise UnknownAdapter if none."""
+    cls = CASE_SYSTEM_ADAPTERS.get(name)
+    if cls is None:
+        raise UnknownAdapter(f"no case-system rendering named {name!r}; "
+                             f"known: {', '.join(sorted(CASE_SYSTEM_ADAPTERS))}")
+    return cls()

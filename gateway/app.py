@@ -1,0 +1,54 @@
+"""The Flask application factory: intake API, receipts, OpenAPI, health and the status page."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, jsonify
+
+from gateway.dashboard.status import status_page
+from gateway.intake.api import intake
+from gateway.openapi import build_spec
+from gateway.services import Services
+from gateway.settings import load_settings
+
+
+def create_app(services: Services | None = None) -> Flask:
+    """Create the web app around `services` (built from the environment if not given)."""
+    services = services or Services(load_settings())
+    app = Flask(__name__)
+    app.extensions["gateway"] = services
+    app.config["MAX_CONTENT_LENGTH"] = None  # the intake enforces its own limit with a 413 body
+    app.register_blueprint(intake)
+    app.register_blueprint(status_page)
+
+    @app.get("/api/v1/openapi.json")
+    def openapi() -> Response:
+        """Serve the OpenAPI document."""
+        return jsonify(build_spec())
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Say the process is alive."""
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        """Say whether the database answers and the directory loaded."""
+        checks = {"database": services.db.ping()}
+        try:
+            checks["directory"] = len(services.directory.authorities) > 0
+        except Exception:
+            checks["directory"] = False
+        ready = all(checks.values())
+        return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), (
+            200 if ready else 503)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        """Add the headers every page and answer carries."""
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app

@@ -1,0 +1,1 @@
+"""Intake: the HTTP API, the SFTP poller, sender authentication and quarantine."""

@@ -1,0 +1,140 @@
+"""Builds the running gateway from Settings: store, directory, adapters, pipeline, outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any
+
+from adapters.base import CaseSystemAdapter, PoliceAdapter, Rendered
+from adapters.registry import case_system_adapter, police_adapters
+from gateway.clock import system_clock
+from gateway.delivery.errors import PermanentDeliveryError
+from gateway.delivery.outbox import Outbox
+from gateway.delivery.retry import RetryPolicy
+from gateway.delivery.transports.base import Transport
+from gateway.delivery.transports.folder import FolderTransport
+from gateway.domain.enums import RiskGrade
+from gateway.domain.episode import Episode
+from gateway.domain.model import Notification
+from gateway.domain.routing import Channel, Recipient, RoutingDecision
+from gateway.pipeline import Pipeline
+from gateway.settings import Settings
+from gateway.store import migrate
+from gateway.store.db import Database
+from gateway.store.sealing import DataSealer, decode_key, load_or_create_key
+from routing.directory import Directory
+from routing.directory_loader import load_directory
+from routing.recipients import EpisodeHistory, PriorRecipient, route
+
+
+@dataclass
+class Services:
+    """Everything a web process or a worker needs, built once from Settings."""
+
+    settings: Settings
+    clock: Callable[[], datetime] = system_clock
+    enqueue: Callable[[Iterable[str]], None] | None = None
+    postcodes: Any = None
+    transports: dict[str, Transport] = field(default_factory=dict)
+
+    @cached_property
+    def db(self) -> Database:
+        """Return the database."""
+        return Database(self.settings.database_url)
+
+    def prepare(self) -> None:
+        """Bring the schema up to date (idempotent)."""
+        migrate.upgrade(self.db.engine)
+
+    @cached_property
+    def sealer(self) -> DataSealer:
+        """Return the at-rest sealer; only the embedded profile may create its own key."""
+        if self.settings.data_key:
+            return DataSealer(decode_key(self.settings.data_key))
+        path = self.settings.keys_dir / "data.key"
+        return DataSealer(load_or_create_key(path, create=self.settings.embedded))
+
+    @cached_property
+    def directory(self) -> Directory:
+        """Return the directory of authorities and forces."""
+        return load_directory(self.settings.config_dir)
+
+    @cached_property
+    def postcode_index(self) -> Any:
+        """Return the postcode index (built into the cache on first use)."""
+        if self.postcodes is not None:
+            return self.postcodes
+        from routing.geography import PostcodeIndex
+
+        return PostcodeIndex.load(cache_dir=self.settings.data_dir / "cache")
+
+    @cached_property
+    def police_adapters(self) -> dict[str, PoliceAdapter]:
+        """Return every registered police adapter."""
+        return police_adapters()
+
+    def force_overrides(self, force_id: str) -> Mapping[str, Any] | None:
+        """Return a force's mapping overrides from the directory, with its risk vocabulary."""
+        force = self.directory.force(force_id)
+        if force is None:
+            return None
+        overrides: dict[str, Any] = dict(force.mapping)
+        forbidden = sorted(g.value for g in RiskGrade if g not in force.risk.allowed_grades)
+        if forbidden and "forbidden_grades" not in overrides:
+            overrides["forbidden_grades"] = forbidden
+        return overrides
+
+    def resolve_force(self, name: str) -> str | None:
+        """Return the directory id of a force named in a message, or None if unknown."""
+        force = self.directory.force(name)
+        return force.id if force else None
+
+    def route(self, notification: Notification, previous: Sequence[Recipient],
+              episode: Episode | None, now: datetime) -> RoutingDecision:
+        """Route through the directory and postcode index (pure, given those)."""
+        history = EpisodeHistory(
+            recipients=tuple(PriorRecipient(r.authority, r.team, r.role) for r in previous),
+            child=episode.child if episode else None,
+            placement=episode.placement if episode else None,
+        )
+        return route(notification, history, self.directory, self.postcode_index, now)
+
+    def _enqueue(self, ids: Iterable[str]) -> None:
+        """Hand delivery ids to the queue (after commit)."""
+        if self.enqueue is not None:
+            self.enqueue(ids)
+            return
+        from gateway.worker import enqueue_deliveries
+
+        enqueue_deliveries(ids)
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        """Return the intake-to-outbox service."""
+        return Pipeline(self.db, self.sealer, self.police_adapters, self.route,
+                        self.force_overrides, self.clock, self._enqueue,
+                        resolve_force=self.resolve_force)
+
+    def render(self, notification: Notification, channel: Channel, profile: str) -> Rendered:
+        """Render a copy in the rendering its channel asks for."""
+        adapter: CaseSystemAdapter = case_system_adapter(channel.rendering)
+        return adapter.render(notification, profile)
+
+    def protect(self, rendered: Rendered, channel: Channel) -> tuple[bytes, str, str]:
+        """Sign and encrypt a rendered copy as its channel requires."""
+        if channel.encryption == "none":
+            return rendered.content, rendered.suffix, rendered.media_type
+        raise PermanentDeliveryError(
+            f"encryption {channel.encryption!r} is not available for {channel.address}")
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Return the delivery service."""
+        transports: dict[str, Transport] = {"folder": FolderTransport(self.settings.drop_root)}
+        transports.update(self.transports)
+        retry = RetryPolicy(ceiling=timedelta(hours=self.settings.retry_ceiling_hours))
+        return Outbox(self.db, self.pipeline, self.render, self.protect, transports,
+                      self.clock, retry=retry, enqueue=self._enqueue)
