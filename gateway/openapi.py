@@ -30,13 +30,16 @@ class ReceiptSchema(Schema):
     deliveries = fields.List(fields.String())
 
 
-class ProblemSchema(ReceiptSchema):
-    """An RFC 9457 problem document; for rejected messages it carries the receipt too."""
+class ProblemSchema(Schema):
+    """An RFC 9457 problem document; for a kept but rejected message, the receipt too."""
 
     type = fields.String()
     title = fields.String()
-    status = fields.Raw()  # type: ignore[assignment]
+    status = fields.Integer()
     detail = fields.String()
+    receipt_id = fields.String()
+    errors = fields.List(fields.Nested(FieldErrorSchema))
+    receipt = fields.Nested(ReceiptSchema)
 
 
 def _responses(*codes: int) -> dict[str, Any]:

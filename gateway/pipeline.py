@@ -9,6 +9,7 @@ together, and only then are the delivery ids handed to the queue.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -42,6 +43,7 @@ from gateway.store.models import (
 from gateway.store.sealing import DataSealer
 
 SYSTEM = "gateway"
+log = logging.getLogger(__name__)
 
 
 class Router(Protocol):
@@ -170,7 +172,11 @@ class Pipeline:
                 return self._receipt(session, message)
             receipt, enqueued = self._process_locked(session, message, actor)
         if enqueued:
-            self.enqueue(enqueued)
+            try:
+                self.enqueue(enqueued)
+            except Exception:
+                # Committed rows are the truth; the periodic sweep re-sends what was not queued.
+                log.exception("could not enqueue %d deliveries; the sweep will", len(enqueued))
         return receipt
 
     def _process_locked(self, session: Session, message: InboundMessage,
@@ -231,7 +237,7 @@ class Pipeline:
             episode = Episode.open(notification)
             row = EpisodeRow(force=episode.force, police_reference=episode.police_reference,
                              opened_at=episode.opened_at, updated_at=now,
-                             state=episode.state.value, data={})
+                             state=episode.state.value, data={}, revisions={})
             session.add(row)
             applied: bool | None = True
             note: str | None = None
@@ -272,7 +278,7 @@ class Pipeline:
     def _apply_to_episode(self, episode: Episode, row: EpisodeRow,
                           notification: Notification) -> tuple[bool | None, str | None]:
         """Apply to an existing episode: True applied, False superseded, None illegal."""
-        revisions: dict[str, int] = dict(row.data.get("_revisions", {}))
+        revisions: dict[str, int] = dict(row.revisions or {})
         latest = revisions.get(notification.event.value, 0)
         if notification.revision < latest:
             return False, (f"revision {notification.revision} is older than revision {latest} "
@@ -286,10 +292,11 @@ class Pipeline:
     def _store_episode(self, row: EpisodeRow, episode: Episode, notification: Notification,
                        now: datetime) -> None:
         """Copy the episode into its row, with the searchable columns."""
-        revisions: dict[str, int] = dict((row.data or {}).get("_revisions", {}))
+        revisions: dict[str, int] = dict(row.revisions or {})
         event = notification.event.value
         revisions[event] = max(revisions.get(event, 0), notification.revision)
-        row.data = {**episode_to_json(episode), "_revisions": revisions}
+        row.revisions = revisions
+        row.data = episode_to_json(episode)
         row.state = episode.state.value
         risk = episode.current_risk
         row.risk_grade = risk.grade.value if risk else None
@@ -309,6 +316,8 @@ class Pipeline:
         """Route one applied event and write one delivery row per recipient."""
         previous = self.previous_recipients(session, row.id)
         decision = self.router(notification, previous, episode, now)
+        row.host_authority = decision.host or row.host_authority
+        row.responsible_authority = decision.responsible or row.responsible_authority
         ids: list[str] = []
         seen: set[tuple[str, str]] = set()
         for recipient in decision.recipients:
@@ -325,8 +334,6 @@ class Pipeline:
             session.add(delivery)
             session.flush()
             ids.append(delivery.id)
-            if recipient.role.value == "INFORMATION" and row.host_authority is None:
-                row.host_authority = recipient.authority
             audit.record(session, at=now, actor=SYSTEM, action="delivery.created",
                          subject_type="delivery", subject_id=delivery.id,
                          detail={"episode": row.id, "authority": recipient.authority,

@@ -56,3 +56,7 @@ class RoutingDecision:
     recipients: tuple[Recipient, ...] = ()
     items: tuple[CoordinatorItem, ...] = ()
     explanation: tuple[str, ...] = field(default=())
+    # The authorities placement resolution found (directory ids), for the episode record.
+    home: str | None = None
+    responsible: str | None = None
+    host: str | None = None

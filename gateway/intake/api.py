@@ -60,11 +60,13 @@ def post_inbound(fmt: str) -> tuple[Response, int]:
     body = receipt.as_dict()
     location = f"/api/v1/receipts/{receipt.id}"
     if receipt.forbidden:
-        return _problem(403, "Forbidden", "this token may only send for its own force",
-                        **body)
+        return _problem(403, "Forbidden", "this token may only send for its own force; the "
+                        "message was kept in quarantine", receipt_id=receipt.id,
+                        errors=receipt.errors, receipt=body)
     if receipt.status is InboundStatus.QUARANTINED:
         return _problem(422, "Invalid message", "the message was kept in quarantine; see "
-                        "errors for each field", **body)
+                        "errors for each field", receipt_id=receipt.id, errors=receipt.errors,
+                        receipt=body)
     response = jsonify(body)
     response.headers["Location"] = location
     return response, 202

@@ -65,12 +65,11 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """Yield a session for reading only."""
+        """Yield a session for reading; objects stay readable (detached) after it closes."""
         session = self._sessions()
         try:
             yield session
         finally:
-            session.rollback()
             session.close()
 
     def ping(self) -> bool:

@@ -135,6 +135,7 @@ class EpisodeRow(Base):
     closed_at: Mapped[datetime | None]
     last_revision: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    revisions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # event → latest
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 

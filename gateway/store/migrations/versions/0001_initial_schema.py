@@ -124,6 +124,7 @@ def upgrade() -> None:
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_revision", sa.Integer(), nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
+        sa.Column("revisions", sa.JSON(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_episodes")),
