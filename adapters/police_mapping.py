@@ -24,6 +24,7 @@ entry whole, value map included; an entry without one patches the default's (e.g
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import types
 import unicodedata
@@ -137,7 +138,9 @@ def merge_mapping(
     for key, value in overrides.items():
         if value is None:
             result.pop(key, None)
-        elif key == "fields" and isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
+        elif (
+            key == "fields" and isinstance(value, Mapping) and isinstance(result.get(key), Mapping)
+        ):
             result[key] = _merge_fields(result[key], value)
         elif isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
             result[key] = merge_mapping(result[key], value)
@@ -657,35 +660,48 @@ def _build(
 
     A group with some fields but not its required ones records `<field>: is required`.
     """
-    hints = get_type_hints(cls)
+    plan, required = _plan(cls)
     kwargs: dict[str, Any] = {}
-    for f in fields(cls):
-        path = f"{prefix}{f.name}"
-        hint = _unwrap_optional(hints[f.name])
-        if is_dataclass(hint):
-            sub = _build(hint, f"{path}.", values, errors, label)  # type: ignore[arg-type]
+    for name, nested in plan:
+        path = f"{prefix}{name}"
+        if nested is not None:
+            sub = _build(nested, f"{path}.", values, errors, label)
             if sub is not None:
-                kwargs[f.name] = sub
-        elif f.name == "extra" and not prefix:
+                kwargs[name] = sub
+        elif name == "extra" and not prefix:
             extra = {k[len("extra.") :]: v for k, v in values.items() if k.startswith("extra.")}
             if extra:
-                kwargs[f.name] = extra
+                kwargs[name] = extra
         elif path in values:
-            kwargs[f.name] = values[path]
+            kwargs[name] = values[path]
     if not kwargs and (prefix or label):
         return None
     missing = [
         name
-        for name in _required_fields(cls)
+        for name in required
         if name not in kwargs and not _group_failed(f"{label}{prefix}{name}", errors)
     ]
     group = f"{label}{prefix}".rstrip(".")
     for name in missing:
         message = f"is required when {group} is given" if group else "is required"
         errors.append(FieldError(f"{label}{prefix}{name}", message))
-    if any(name not in kwargs for name in _required_fields(cls)):
+    if any(name not in kwargs for name in required):
         return None
     return cls(**kwargs)
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[tuple[tuple[str, type | None], ...], tuple[str, ...]]:
+    """Return a dataclass's fields (each with its nested dataclass, if any) and required names.
+
+    Cached: reading type hints is far slower than the parse itself.
+    """
+    hints = get_type_hints(cls)
+    plan: list[tuple[str, type | None]] = []
+    for f in fields(cls):
+        hint = _unwrap_optional(hints[f.name])
+        plan.append((f.name, hint if isinstance(hint, type) and is_dataclass(hint) else None))
+    return tuple(plan), tuple(_required_fields(cls))
 
 
 def _group_failed(path: str, errors: list[FieldError]) -> bool:

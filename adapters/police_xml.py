@@ -119,11 +119,14 @@ def _field_of_element(root: etree._Element, path: str, mapping: CompiledMapping)
     if not isinstance(hits, list) or len(hits) != 1:
         return None
     target = hits[0]
+    if not isinstance(target, etree._Element):
+        return None
     for rule in mapping.rules:
         try:
             found = rule.xpath(root)
             if rule.items and isinstance(found, list):
-                for i, item in enumerate(found):
+                items = [item for item in found if isinstance(item, etree._Element)]
+                for i, item in enumerate(items):
                     for sub in rule.items:
                         sub_found = sub.xpath(item)
                         if isinstance(sub_found, list) and target in sub_found:

@@ -16,6 +16,8 @@ from gateway.delivery.outbox import Outbox
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.transports.base import Transport
 from gateway.delivery.transports.folder import FolderTransport
+from gateway.delivery.transports.sftp import SftpTransport
+from gateway.delivery.transports.smtp import SmtpTransport
 from gateway.domain.enums import RiskGrade
 from gateway.domain.episode import Episode
 from gateway.domain.model import Notification
@@ -69,7 +71,7 @@ class Services:
             return self.postcodes
         from routing.geography import PostcodeIndex
 
-        return PostcodeIndex.load(cache_dir=self.settings.data_dir / "cache")
+        return PostcodeIndex.load(cache_dir=self.settings.cache_dir)
 
     @cached_property
     def police_adapters(self) -> dict[str, PoliceAdapter]:
@@ -133,7 +135,11 @@ class Services:
     @cached_property
     def outbox(self) -> Outbox:
         """Return the delivery service."""
-        transports: dict[str, Transport] = {"folder": FolderTransport(self.settings.drop_root)}
+        transports: dict[str, Transport] = {
+            "folder": FolderTransport(self.settings.drop_root),
+            "sftp": SftpTransport(),
+            "smtp": SmtpTransport(),
+        }
         transports.update(self.transports)
         retry = RetryPolicy(ceiling=timedelta(hours=self.settings.retry_ceiling_hours))
         return Outbox(self.db, self.pipeline, self.render, self.protect, transports,

@@ -48,6 +48,7 @@ class Settings:
     database_url: str
     broker_url: str
     config_dir: Path
+    cache_dir: Path
     max_body_bytes: int = 1_048_576
     data_key: str | None = None  # base64 AES-256 key for sealing raw messages at rest
     embedded: bool = True
@@ -95,6 +96,7 @@ def _build() -> Settings:
         database_url=database_url,
         broker_url=broker_url,
         config_dir=config_dir,
+        cache_dir=Path(_env("GATEWAY_CACHE_DIR") or data_dir / "cache").resolve(),
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 1_048_576),
         data_key=_env("GATEWAY_DATA_KEY"),
         embedded=database_url.startswith("sqlite"),

@@ -45,7 +45,9 @@ def make_celery() -> Celery:
         worker_prefetch_multiplier=1,
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": 3600},
+        # Redis redelivers an unacknowledged task after this long (a worker that died).
+        broker_transport_options=(
+            {"visibility_timeout": 3600} if settings.broker_url.startswith("redis") else {}),
         beat_schedule={
             "sweep": {"task": "gateway.sweep", "schedule": float(settings.sweep_seconds)},
         },

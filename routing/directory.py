@@ -71,6 +71,12 @@ class RhiRules:
     required_grades_not_looked_after: frozenset[RiskGrade] = frozenset(RiskGrade)
     does_rhi_for_placed_in: bool = False
 
+    def required(self, *, looked_after: bool, grade: RiskGrade | None) -> bool:
+        """Say whether a returning child must be offered an RHI (in care: always, 004 L544)."""
+        if looked_after or grade is None:
+            return True
+        return grade in self.required_grades_not_looked_after
+
 
 @dataclass(frozen=True)
 class RepeatThreshold:
@@ -95,6 +101,16 @@ class AuthorityRules:
     police_notice_hours: int = 24
     first_update_hours: int = 48
     update_interval_days: int = 5
+
+    def strategy_discussion_hours(self, grade: RiskGrade | None) -> int:
+        """Return the hours within which a strategy discussion is due for `grade`."""
+        if grade is RiskGrade.HIGH:
+            return self.strategy_discussion_hours_high
+        return self.strategy_discussion_hours_other
+
+    def ack_hours(self, grade: RiskGrade | None) -> float:
+        """Return the delivery acknowledgement deadline in hours for `grade`."""
+        return self.ack_hours_high if grade is RiskGrade.HIGH else self.ack_hours_other
 
 
 @dataclass(frozen=True)

@@ -232,8 +232,8 @@ def _police_event(
                 _absconder_reason(notification, history),
                 draft,
             )
-    if event is not EventType.MISSING_REPORTED:
-        _found_follows_missing(history, directory, draft)
+    # Everyone who had the missing report gets what follows, amendments included.
+    _found_follows_missing(event, history, directory, draft)
 
 
 def _owner(resolution: PlacementResolution) -> Authority | None:
@@ -355,7 +355,9 @@ def _team_copy(
     )
 
 
-def _found_follows_missing(history: EpisodeHistory, directory: Directory, draft: _Draft) -> None:
+def _found_follows_missing(
+    event: EventType, history: EpisodeHistory, directory: Directory, draft: _Draft
+) -> None:
     """Send a later event to everyone who had the missing report (001 L392; 003 L438)."""
     for prior in history.recipients:
         if prior.team == POLICE_FEEDBACK:
@@ -389,12 +391,19 @@ def _found_follows_missing(history: EpisodeHistory, directory: Directory, draft:
                 role=prior.role,
                 channel=channel,
                 reason=(
-                    f"found follows missing: {authority.name} {prior.team} received the missing "
-                    f"report ({prior.role.value.lower()}) (001 L392; 003 L438)"
+                    f"{_follows(event)} follows missing: {authority.name} {prior.team} received "
+                    f"the missing report ({prior.role.value.lower()}) (001 L392; 003 L438)"
                 ),
                 profile=_profile_for_prior(prior),
             )
         )
+
+
+def _follows(event: EventType) -> str:
+    return {
+        EventType.FOUND: "found",
+        EventType.MISSING_REPORTED: "amended report",
+    }.get(event, event.value.lower().replace("_", " "))
 
 
 def _profile_for_prior(prior: PriorRecipient) -> str:

@@ -118,6 +118,7 @@ def test_smime_mail_body_decrypts_and_verifies_with_openssl(pki: DemoPki) -> Non
     ("sign_args", "encrypt_format"),
     [
         pytest.param(["-binary", "-outform", "DER", "-nodetach"], "DER", id="p7m"),
+        pytest.param(["-binary", "-outform", "DER", "-nodetach"], "PEM", id="pem"),
         pytest.param([], "SMIME", id="smime-detached"),
         pytest.param(["-nodetach"], "SMIME", id="smime-opaque"),
     ],
@@ -127,12 +128,12 @@ def test_message_made_by_openssl_is_unprotected_by_our_code(
 ) -> None:
     met = pki.parties["met"]
     # As a force's mail system would: the S/MIME forms sign a MIME entity, the .p7m raw bytes.
-    content = PAYLOAD if encrypt_format == "DER" else MIME_ENTITY
+    content = MIME_ENTITY if encrypt_format == "SMIME" else PAYLOAD
     signed = must(
         openssl("cms", "-sign", "-signer", met.signing.cert, "-inkey", met.signing.key,
                 *sign_args, data=content)
     )  # fmt: skip
-    inform = ["-inform", "DER", "-binary"] if encrypt_format == "DER" else []
+    inform = [] if encrypt_format == "SMIME" else ["-inform", "DER", "-binary"]
     encrypted = must(
         openssl(
             "cms", "-encrypt", "-aes256", *inform, "-outform", encrypt_format,
@@ -266,3 +267,70 @@ def test_pgp_round_trip_refuses_wrong_recipient_and_unknown_signer(
 
     assert wrong_recipient.value.reason == "not_for_us"
     assert unknown_signer.value.reason == "untrusted_signer"
+
+
+def test_pgp_message_altered_in_transit_is_refused(pgp_keys: dict[str, PgpKeyPair]) -> None:
+    gateway, kent = pgp_keys["gateway"], pgp_keys["kent"]
+    armored = pgp_protect(PAYLOAD, PgpSecretKey(gateway.secret), kent.public)
+    with gpg_home() as gpg:
+        dearmored = subprocess.run(
+            ["gpg", "--homedir", gpg.gnupghome, "--batch", "--dearmor"],
+            input=armored, capture_output=True, timeout=30, check=True,
+        ).stdout  # fmt: skip
+    binary = bytearray(dearmored)
+    binary[-30] ^= 0x01  # inside the encrypted, integrity-protected packet
+
+    with pytest.raises(CryptoError) as caught:
+        pgp_unprotect(bytes(binary), PgpSecretKey(kent.secret), [gateway.public])
+
+    assert caught.value.reason == "bad_signature"
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        pytest.param(["-keyid"], id="subject-key-identifier"),
+        pytest.param(["-noattr"], id="no-signed-attributes"),
+        pytest.param(["-md", "sha384"], id="sha384"),
+        pytest.param(["-md", "sha512"], id="sha512"),
+        pytest.param(["-keyopt", "rsa_padding_mode:pss"], id="rsa-pss"),
+    ],
+)
+def test_openssl_signature_variants_verify(pki: DemoPki, variant: list[str]) -> None:
+    if "rsa_padding_mode:pss" in variant and pki.key_type != "rsa":
+        variant = []  # PSS applies to RSA keys only; the EC run checks the plain form again
+    met = pki.parties["met"]
+    signed = must(
+        openssl("cms", "-sign", "-signer", met.signing.cert, "-inkey", met.signing.key,
+                "-binary", "-nodetach", "-outform", "DER", *variant, data=PAYLOAD)
+    )  # fmt: skip
+    encrypted = must(
+        openssl("cms", "-encrypt", "-aes256", "-binary", "-inform", "DER", "-outform", "DER",
+                pki.gateway.encryption.cert, data=signed)
+    )  # fmt: skip
+    ours = pki.gateway.decryption()
+
+    result = unprotect(encrypted, ours.key, ours.certificate, [met.signing_certificate()])
+
+    assert result.content == PAYLOAD
+
+
+def test_openssl_signature_over_other_content_is_refused(pki: DemoPki) -> None:
+    """Swap the signed content for other bytes signed by nobody: the digest check must fail."""
+    met = pki.parties["met"]
+    signed = must(
+        openssl("cms", "-sign", "-signer", met.signing.cert, "-inkey", met.signing.key,
+                "-binary", "-nodetach", "-outform", "DER", "-noattr", data=PAYLOAD)
+    )  # fmt: skip
+    swapped = signed.replace(b"MPC/2026/000123", b"MPC/2026/999999")
+    assert swapped != signed
+    encrypted = must(
+        openssl("cms", "-encrypt", "-aes256", "-binary", "-inform", "DER", "-outform", "DER",
+                pki.gateway.encryption.cert, data=swapped)
+    )  # fmt: skip
+    ours = pki.gateway.decryption()
+
+    with pytest.raises(CryptoError) as caught:
+        unprotect(encrypted, ours.key, ours.certificate, [met.signing_certificate()])
+
+    assert caught.value.reason == "bad_signature"

@@ -204,3 +204,16 @@ def test_server_that_never_greets_times_out_as_transient(
             transport.send(_message(channel, "dlv-1"))
 
     assert time.monotonic() - started < 5
+
+
+def test_connection_idle_too_long_is_replaced(sshd_server: SshServer) -> None:
+    transport = SftpTransport(max_idle=0.0)
+    channel = sshd_server.channel()
+    try:
+        transport.send(_message(channel, "dlv-1"))
+        transport.send(_message(channel, "dlv-2"))
+    finally:
+        transport.close()
+
+    assert transport.connections_opened == 2
+    assert sshd_server.accepted_logins() == 2

@@ -31,9 +31,20 @@ from gateway.domain.routing import Channel
 class RenderedCopy(Protocol):
     """What a case-system adapter renders (adapters.base.Rendered has this shape)."""
 
-    content: bytes
-    media_type: str
-    suffix: str
+    @property
+    def content(self) -> bytes:
+        """The rendered bytes."""
+        ...
+
+    @property
+    def media_type(self) -> str:
+        """Their media type."""
+        ...
+
+    @property
+    def suffix(self) -> str:
+        """The file suffix of the rendering, e.g. `.json`."""
+        ...
 
 
 @dataclass(frozen=True)

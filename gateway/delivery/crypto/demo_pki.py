@@ -7,6 +7,7 @@ File layout under `out_dir` (certificates PEM, keys unencrypted PKCS#8 PEM with 
     gateway-enc.pem, gateway-enc.key    gateway decryption certificate (RSA-3072, always)
     parties/<name>.pem, <name>.key      a party's signing certificate (key type as asked)
     parties/<name>-enc.pem, -enc.key    a party's encryption certificate (RSA-3072, always)
+    pgp/<name>.sec.asc, <name>.pub.asc  OpenPGP keys (`init_demo_pgp_keys`; "gateway" included)
 
 Signing and encryption keys are separate because CMS enveloping in `cryptography` supports
 RSA recipients only, while signing may be ECDSA. The default key type is ECDSA P-256: it is
@@ -46,6 +47,7 @@ from gateway.delivery.crypto.keystore import (
     parse_certificate,
     parse_private_key,
 )
+from gateway.delivery.crypto.pgp import generate_pgp_key
 
 KeyType = Literal["rsa", "ec"]
 Usage = Literal["ca", "signing", "encryption", "both"]
@@ -136,6 +138,11 @@ def write_private_key(path: Path, key: SigningKey) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    _write_secret(path, data)
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    """Write `data` to a file created 0600 from the start."""
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
@@ -255,6 +262,31 @@ def _ensure_identity(
     _ensure_pair(files.signing, name, key_type, "signing", ca, now, lifetime)
     _ensure_pair(files.encryption, f"{name} (encryption)", "rsa", "encryption", ca, now, lifetime)
     return files
+
+
+@dataclass(frozen=True)
+class PgpKeyFiles:
+    """One armored OpenPGP key pair on disk."""
+
+    secret: Path
+    public: Path
+
+
+def init_demo_pgp_keys(out_dir: Path, names: Iterable[str]) -> dict[str, PgpKeyFiles]:
+    """Create (or keep) Ed25519/Curve25519 OpenPGP keys for the gateway and each name."""
+    result: dict[str, PgpKeyFiles] = {}
+    for name in ["gateway", *names]:
+        if not _NAME.match(name):
+            raise ValueError(f"party name {name!r}: use lower-case letters, digits, - and _")
+        files = PgpKeyFiles(
+            out_dir / "pgp" / f"{name}.sec.asc", out_dir / "pgp" / f"{name}.pub.asc"
+        )
+        if not (files.secret.exists() and files.public.exists()):
+            pair = generate_pgp_key(f"{name} (demo)", f"{name}@demo.invalid")
+            _write_secret(files.secret, pair.secret)
+            files.public.write_bytes(pair.public)
+        result[name] = files
+    return result
 
 
 def init_demo_pki(

@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 
+from asn1crypto import pem as asn1_pem  # type: ignore[import-untyped]
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -61,8 +62,22 @@ def unprotect_with(
 
     With `now`, a good signature by a sender certificate outside its validity period is refused.
     """
-    inner = decrypt(data, identities, detect_encoding(data))
+    encoding = detect_encoding(data)
+    if encoding == serialization.Encoding.PEM:
+        # cryptography reads only the PKCS7 label; `openssl cms` writes CMS. The DER is the same.
+        data, encoding = _unarmor(data), serialization.Encoding.DER
+    inner = decrypt(data, identities, encoding)
     return verify_inner(inner, trusted_sender_certs, now=now)
+
+
+def _unarmor(data: bytes) -> bytes:
+    try:
+        label, _, der = asn1_pem.unarmor(data.strip())
+    except ValueError as exc:
+        raise CryptoError("malformed", f"bad PEM armor: {exc}") from exc
+    if label not in {"PKCS7", "CMS"}:
+        raise CryptoError("malformed", f"PEM block is {label}, not PKCS7 or CMS")
+    return bytes(der)
 
 
 def verify_inner(

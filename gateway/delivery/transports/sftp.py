@@ -25,6 +25,7 @@ import posixpath
 import re
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ from gateway.domain.routing import Channel
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_TIMEOUT = 30.0
+KEEPALIVE_SECONDS = 30
+DEFAULT_MAX_IDLE = 300.0
 
 T = TypeVar("T")
 # Host key algorithm names as they appear in known_hosts lines (not host names like "ssh-gw").
@@ -157,6 +160,7 @@ class _Connection:
     def __init__(self, client: paramiko.SSHClient, sftp: paramiko.SFTPClient):
         self.client = client
         self.sftp = sftp
+        self.last_used = time.monotonic()
 
     def is_alive(self) -> bool:
         """Return whether the SSH transport still looks usable (a cheap, local check)."""
@@ -192,6 +196,10 @@ def _connect(endpoint: SftpEndpoint) -> _Connection:
                 look_for_keys=False,
             )
             sftp = client.open_sftp()
+            transport = client.get_transport()
+            if transport is not None:
+                # Keeps NAT and firewall state alive while the connection waits in the pool.
+                transport.set_keepalive(KEEPALIVE_SECONDS)
             sftp.get_channel().settimeout(endpoint.timeout)  # type: ignore[union-attr]
     except BaseException:
         client.close()
@@ -233,9 +241,14 @@ class SftpTransport:
 
     kind = "sftp"
 
-    def __init__(self, connect: Callable[[SftpEndpoint], _Connection] = _connect):
-        """Create an empty pool; `connect` opens a connection (replaceable to count or fault)."""
+    def __init__(
+        self,
+        connect: Callable[[SftpEndpoint], _Connection] = _connect,
+        max_idle: float = DEFAULT_MAX_IDLE,
+    ):
+        """Create an empty pool; connections idle over `max_idle` seconds are replaced."""
         self._connect = connect
+        self.max_idle = max_idle
         self._pool: dict[tuple[object, ...], _Connection] = {}
         self._locks: dict[tuple[object, ...], threading.Lock] = {}
         self._pool_lock = threading.Lock()
@@ -265,15 +278,17 @@ class SftpTransport:
         """Run `work` on the pooled connection; if a reused one turns out dead, retry once fresh."""
         key = endpoint.pool_key
         connection = self._pool.get(key)
-        if connection is not None and not connection.is_alive():
-            connection.close()
+        if connection is not None and (
+            not connection.is_alive() or time.monotonic() - connection.last_used > self.max_idle
+        ):
+            self._discard(key, connection)
             connection = None
         reused = connection is not None
         if connection is None:
             connection = self._open(endpoint)
         try:
             with _translated():
-                return work(connection)
+                return self._run(work, connection)
         except TransientDeliveryError:
             self._discard(key, connection)
             if not reused:
@@ -283,10 +298,18 @@ class SftpTransport:
         connection = self._open(endpoint)
         try:
             with _translated():
-                return work(connection)
+                return self._run(work, connection)
         except TransientDeliveryError:
             self._discard(key, connection)
             raise
+
+    @staticmethod
+    def _run(work: Callable[[_Connection], T], connection: _Connection) -> T:
+        """Run `work` on `connection` and note when the connection was last used."""
+        try:
+            return work(connection)
+        finally:
+            connection.last_used = time.monotonic()
 
     def _open(self, endpoint: SftpEndpoint) -> _Connection:
         """Open a new connection to `endpoint` and put it in the pool."""

@@ -6,6 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+
+from gateway.domain.enums import POLICE_EVENTS
+from gateway.domain.schemas import notification_from_json, notification_to_json
 from tests.unit.adapters.police_golden import (
     adapters,
     invalid_cases,
@@ -13,8 +16,6 @@ from tests.unit.adapters.police_golden import (
     reasons_of,
     valid_cases,
 )
-
-from gateway.domain.schemas import notification_from_json, notification_to_json
 
 ADAPTERS = adapters()
 VALID = [(name, path) for name in ADAPTERS for path in valid_cases(name)]
@@ -43,6 +44,12 @@ def test_invalid_fixture_is_rejected_with_expected_reasons(case: tuple[str, Path
     assert reasons_of(ADAPTERS[name], path) == expected
 
 
-def test_fixture_sets_are_large_enough() -> None:
-    for name in ADAPTERS:
-        assert len(valid_cases(name)) >= 2, name
+@pytest.mark.parametrize("name", sorted(ADAPTERS))
+def test_each_format_has_at_least_15_valid_fixtures_covering_every_police_event(
+    name: str,
+) -> None:
+    cases = valid_cases(name)
+    assert len(cases) >= 15
+    adapter = ADAPTERS[name]
+    events = {adapter.parse(p.read_bytes(), overrides_for(p)).event for p in cases}
+    assert events == set(POLICE_EVENTS)

@@ -110,7 +110,7 @@ def test_compile_refuses_an_invalid_mapping() -> None:
 
 
 def test_merge_is_a_json_merge_patch_with_whole_field_replacement() -> None:
-    defaults = {
+    defaults: dict[str, Any] = {
         "root": "A",
         "forbidden_grades": ["LOW"],
         "fields": {
@@ -157,8 +157,10 @@ def test_a_renamed_element_niche_variant_is_parsed_with_an_override_dict_alone()
     assert (n.child.given_name, n.child.family_name) == ("Łucja", "Nowak")
     assert n.child.date_of_birth == date(2012, 5, 5)
     assert n.child.gender is Gender.FEMALE  # ISO 5218 "2" through the variant's code table
-    assert n.risk is not None and n.risk.grade is RiskGrade.HIGH
-    assert n.placement is not None and n.placement.address is not None
+    assert n.risk is not None
+    assert n.risk.grade is RiskGrade.HIGH
+    assert n.placement is not None
+    assert n.placement.address is not None
     assert n.placement.address.postcode == "DN32 7QE"
 
 

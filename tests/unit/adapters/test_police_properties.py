@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import string
 from collections.abc import Callable
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,13 +34,11 @@ from gateway.domain.model import (
 from tests.unit.adapters.police_fuzz import mutate, outcome, seed_documents
 from tests.unit.adapters.police_render import to_compact, to_niche
 
-BOUNDED = settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+BOUNDED = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ADAPTERS: dict[str, PoliceXmlAdapter] = {"compact": CompactAdapter(), "niche": NicheAdapter()}
 RENDER: dict[str, Callable[[Notification], bytes]] = {"compact": to_compact, "niche": to_niche}
 
-GMT = timezone.utc
+GMT = UTC
 BST = timezone(timedelta(hours=1))
 LETTERS = string.ascii_letters + "ÀÉÍÓÚàéíóúëïöüçñøåæœßŁłŚśŻżŹźĆćŃńĘęĄą"
 POSTCODES = ["CV34 4RL", "DE1 2FS", "ME4 4TR", "DN31 1NB", "EC1A 1BB", "W1A 0AX", "M1 1AE"]
@@ -53,14 +51,21 @@ def _word(max_size: int) -> st.SearchStrategy[str]:
 @st.composite
 def _name(draw: st.DrawFn, max_size: int = 35) -> str:
     first = draw(_word(12))
-    rest = draw(st.lists(st.sampled_from([" ", "-", "'"]).flatmap(
-        lambda sep: _word(8).map(lambda w: sep + w)), max_size=2))
+    rest = draw(
+        st.lists(
+            st.sampled_from([" ", "-", "'"]).flatmap(lambda sep: _word(8).map(lambda w: sep + w)),
+            max_size=2,
+        )
+    )
     return (first + "".join(rest))[:max_size]
 
 
-_text = st.text(alphabet=LETTERS + string.digits + " ,.;:()/&-'", min_size=1, max_size=80).map(
-    str.strip
-).filter(bool).map(lambda s: " ".join(s.split()))
+_text = (
+    st.text(alphabet=LETTERS + string.digits + " ,.;:()/&-'", min_size=1, max_size=80)
+    .map(str.strip)
+    .filter(bool)
+    .map(lambda s: " ".join(s.split()))
+)
 _optional_text = st.none() | _text
 
 
@@ -88,8 +93,10 @@ def _nhs_number(draw: st.DrawFn) -> str:
 @st.composite
 def _address(draw: st.DrawFn, postcode_required: bool = False) -> Address:
     lines = tuple(draw(st.lists(_text, max_size=3)))
-    postcode = draw(st.sampled_from(POSTCODES)) if postcode_required else draw(
-        st.none() | st.sampled_from(POSTCODES)
+    postcode = (
+        draw(st.sampled_from(POSTCODES))
+        if postcode_required
+        else draw(st.none() | st.sampled_from(POSTCODES))
     )
     if not lines and postcode is None:
         postcode = POSTCODES[0]
@@ -155,8 +162,8 @@ def notifications(draw: st.DrawFn) -> Notification:
     needs_missing = event is EventType.MISSING_REPORTED
     if needs_missing and reported is None:
         reported = occurred
-    last_seen = None if reported is None else reported - timedelta(
-        minutes=draw(st.integers(0, 3000))
+    last_seen = (
+        None if reported is None else reported - timedelta(minutes=draw(st.integers(0, 3000)))
     )
     last_seen = draw(st.sampled_from([None, last_seen]))
     reference = (reported or occurred).date()
@@ -177,14 +184,16 @@ def notifications(draw: st.DrawFn) -> Notification:
         if event in (EventType.MISSING_REPORTED, EventType.RISK_REGRADED) or draw(st.booleans())
         else None
     )
-    medication = draw(_optional_text)
+    medication = draw(_optional_text) if risk is not None else None  # carried in the risk
     return Notification(
         event=event,
         force=draw(st.sampled_from(["kent", "warwickshire", "derbyshire", "humberside"])),
         police_reference=draw(st.from_regex(r"[A-Z]{2}-MP-20[0-9]{2}-[0-9]{6}", fullmatch=True)),
         occurred_at=occurred,
         revision=draw(st.integers(1, 50)),
-        incident_number=draw(st.none() | st.from_regex(r"[A-Z]{2}-[0-9]{8}-[0-9]{4}", fullmatch=True)),
+        incident_number=draw(
+            st.none() | st.from_regex(r"[A-Z]{2}-[0-9]{8}-[0-9]{4}", fullmatch=True)
+        ),
         child=child,
         placement=draw(st.none() | _placement()),
         risk=risk,

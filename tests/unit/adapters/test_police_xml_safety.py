@@ -9,13 +9,13 @@ from lxml import etree
 
 from adapters.compact import CompactAdapter
 from adapters.niche import NicheAdapter
-from adapters.xml_safety import XmlLimits, make_parser, parse_document
+from adapters.xml_safety import DEFAULT_LIMITS, XmlLimits, make_parser, parse_document
 from gateway.domain.errors import InvalidMessage
 
 ROOT = ("MissingPersonNotification",)
 
 
-def _reasons(raw: object, limits: XmlLimits = XmlLimits()) -> list[str]:
+def _reasons(raw: object, limits: XmlLimits = DEFAULT_LIMITS) -> list[str]:
     with pytest.raises(InvalidMessage) as caught:
         parse_document(raw, ROOT, limits)  # type: ignore[arg-type]
     assert caught.value.errors, "a rejection must carry at least one reason"
@@ -24,8 +24,11 @@ def _reasons(raw: object, limits: XmlLimits = XmlLimits()) -> list[str]:
 
 
 def _nested(depth: int) -> bytes:
-    return b"<MissingPersonNotification>" + b"<a>" * (depth - 1) + b"</a>" * (depth - 1) + (
-        b"</MissingPersonNotification>"
+    return (
+        b"<MissingPersonNotification>"
+        + b"<a>" * (depth - 1)
+        + b"</a>" * (depth - 1)
+        + (b"</MissingPersonNotification>")
     )
 
 
@@ -66,9 +69,7 @@ def test_nesting_past_libxml2s_own_limit_is_rejected_too() -> None:
 
 def test_too_many_elements_is_rejected() -> None:
     raw = b"<MissingPersonNotification>" + b"<a/>" * 200 + b"</MissingPersonNotification>"
-    assert _reasons(raw, XmlLimits(max_elements=100)) == [
-        "document: has more than 100 elements"
-    ]
+    assert _reasons(raw, XmlLimits(max_elements=100)) == ["document: has more than 100 elements"]
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_hardened_parser_never_expands_entities_even_if_a_dtd_got_through() -> N
     [
         ("<r>Zoë</r>".encode("latin-1"), "document: is not valid UTF-8 (byte 0xeb at offset 5)"),
         (
-            '<?xml version="1.0" encoding="windows-1252"?><r/>'.encode(),
+            b'<?xml version="1.0" encoding="windows-1252"?><r/>',
             "document: 'windows-1252' declares an encoding other than UTF-8; only UTF-8 is "
             "accepted",
         ),

@@ -128,12 +128,18 @@ def test_rules_are_per_authority_with_defaults_underneath() -> None:
     assert halton.update_interval_days == 5
 
 
-def test_channels_take_rendering_from_the_case_system() -> None:
+def test_channels_render_canonical_json_unless_they_name_a_rendering(root: Path) -> None:
     directory = load_directory(DEMO_ROOT)
-    assert directory.authorities["warwickshire"].teams["edt"].rendering == "mosaic"
-    assert directory.authorities["derby"].teams["front_door"].rendering == "liquidlogic"
-    assert directory.authorities["kent"].teams["front_door"].rendering == "canonical_json"
+    assert directory.authorities["warwickshire"].teams["edt"].rendering == "canonical_json"
     assert directory.authorities["kent"].teams["front_door"].address == "drop/kent/front_door"
+    edit(
+        root / "authorities" / "derby.yaml",
+        "kind: folder",
+        "kind: folder\n    rendering: liquidlogic",
+    )
+    teams = load_directory(root).authorities["derby"].teams
+    assert teams["front_door"].rendering == "liquidlogic"
+    assert teams["edt"].rendering == "canonical_json"
 
 
 def test_defaults_come_from_the_parent_when_the_root_has_none(root: Path) -> None:
@@ -235,3 +241,16 @@ def test_missing_folders_are_problems(tmp_path: Path) -> None:
     problems = check_directory(tmp_path)
     assert ConfigProblem(str(tmp_path), "authorities/", "folder not found") in problems
     assert ConfigProblem(str(tmp_path), "forces/", "folder not found") in problems
+
+
+def test_rule_helpers_pick_by_grade_and_care_status() -> None:
+    directory = load_directory(DEMO_ROOT)
+    derby = directory.authorities["derby"].rules
+    assert derby.rhi.required(looked_after=False, grade=RiskGrade.HIGH)
+    assert not derby.rhi.required(looked_after=False, grade=RiskGrade.LOW)
+    assert derby.rhi.required(looked_after=True, grade=RiskGrade.LOW)
+    warks = directory.authorities["warwickshire"].rules
+    assert warks.strategy_discussion_hours(RiskGrade.HIGH) == 48
+    assert warks.strategy_discussion_hours(RiskGrade.MEDIUM) == 72
+    assert warks.ack_hours(RiskGrade.HIGH) == 1.0
+    assert warks.ack_hours(None) == 4.0

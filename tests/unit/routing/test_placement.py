@@ -86,3 +86,32 @@ def test_every_profile_routing_uses_is_known_to_minimisation() -> None:
     }
     assert len(names) == 9
     assert names <= set(PROFILES)
+
+
+def test_works_with_the_real_postcode_result_shape() -> None:
+    from routing.geography import StaticPostcodeLookup
+
+    lookup = StaticPostcodeLookup(
+        {"CV34 4RL": "E07000222", "ME4 4TR": "E06000035", "CF10 1EP": "W06000015"}
+    )
+    got = resolve_placement(
+        child=child(),
+        placement=placement("cv344rl", "Medway"),
+        missing_from=None,
+        directory=DIRECTORY,
+        postcodes=lookup,
+    )
+    assert got.host is not None
+    assert got.host.authority.id == "warwickshire"
+    assert got.responsible is not None
+    assert got.responsible.authority.id == "medway"
+    wales = resolve_placement(
+        child=child(),
+        placement=placement("CF10 1EP", "Medway"),
+        missing_from=None,
+        directory=DIRECTORY,
+        postcodes=lookup,
+    )
+    assert wales.host is None
+    assert [i.kind for i in wales.items] == ["outside_england"]
+    assert "Wales" in wales.items[0].message

@@ -434,6 +434,22 @@ CASES: list[Case] = [
         lac("CV34 4RL", "Warwickshire", event=EventType.FOUND),
         office("warwickshire") | iro("warwickshire"),
     ),
+    Case(
+        "003 L438",
+        "amended missing report (revision 2) also reaches the first report's recipients",
+        home("CV34 4RL"),
+        office("warwickshire") | rset(("derby", "front_door", A)),
+        history=EpisodeHistory(recipients=(PriorRecipient("derby", "front_door", A),)),
+        reason_has=(("derby", "front_door", "amended report follows missing"),),
+    ),
+    Case(
+        "000 §5.3.7",
+        "cancelled in error: everyone told before is told it is cancelled",
+        lac("ME4 4TR", "Kent", force="kent-police", event=EventType.CANCELLED),
+        office("kent") | host_info("medway", rhi=False) | rset(("kent", "edt", A)) | iro("kent"),
+        history=NIGHT_HISTORY,
+        reason_has=(("kent", "edt", "cancelled follows missing"),),
+    ),
     # --- risk vocabularies -------------------------------------------------------------
     Case(
         "003 L214",
