@@ -61,6 +61,27 @@ class Router(Protocol):
 
 
 @dataclass(frozen=True)
+class AppliedEvent:
+    """An event just applied to an episode, with what routing decided: what listeners see."""
+
+    episode_id: str
+    event_id: str
+    notification: Notification
+    episode: Episode
+    decision: RoutingDecision
+    delivery_ids: tuple[str, ...]
+    now: datetime
+
+
+class EventListener(Protocol):
+    """Reacts to an applied event inside its transaction (tracking starts clocks here)."""
+
+    def __call__(self, session: Session, applied: AppliedEvent) -> list[str]:
+        """Do the work; return ids of any further deliveries created, to enqueue after commit."""
+        ...
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What the gateway tells a sender (and a coordinator) about one inbound message."""
 
@@ -122,6 +143,7 @@ class Pipeline:
     ) -> None:
         self.db = db
         self.resolve_force = resolve_force
+        self.listeners: list[EventListener] = []
         self.sealer = sealer
         self.police_adapters = police_adapters
         self.router = router
@@ -270,7 +292,13 @@ class Pipeline:
                              "revision": notification.revision, "state": row.state})
         delivery_ids: list[str] = []
         if applied:
-            delivery_ids = self._route(session, row, episode, event, notification, now)
+            delivery_ids, decision = self._route(session, row, episode, event, notification, now)
+            applied_event = AppliedEvent(episode_id=row.id, event_id=event.id,
+                                         notification=notification, episode=episode,
+                                         decision=decision, delivery_ids=tuple(delivery_ids),
+                                         now=now)
+            for listener in self.listeners:
+                delivery_ids.extend(listener(session, applied_event))
         if notification.event is EventType.MISSING_REPORTED and applied:
             delivery_ids.extend(self._release_held(session, notification, actor))
         return self._receipt(session, message), delivery_ids
@@ -312,7 +340,7 @@ class Pipeline:
         row.updated_at = now
 
     def _route(self, session: Session, row: EpisodeRow, episode: Episode, event: EventRow,
-               notification: Notification, now: datetime) -> list[str]:
+               notification: Notification, now: datetime) -> tuple[list[str], RoutingDecision]:
         """Route one applied event and write one delivery row per recipient."""
         previous = self.previous_recipients(session, row.id)
         decision = self.router(notification, previous, episode, now)
@@ -324,24 +352,29 @@ class Pipeline:
             if (recipient.authority, recipient.team) in seen:
                 continue
             seen.add((recipient.authority, recipient.team))
-            delivery = DeliveryRow(
-                event_id=event.id, episode_id=row.id, authority=recipient.authority,
-                team=recipient.team, role=recipient.role.value, reason=recipient.reason,
-                profile=recipient.profile, channel=channel_to_json(recipient.channel),
-                status=DeliveryStatus.PENDING.value, attempts=0, created_at=now,
-                next_attempt_at=now,
-            )
-            session.add(delivery)
-            session.flush()
-            ids.append(delivery.id)
-            audit.record(session, at=now, actor=SYSTEM, action="delivery.created",
-                         subject_type="delivery", subject_id=delivery.id,
-                         detail={"episode": row.id, "authority": recipient.authority,
-                                 "team": recipient.team, "role": recipient.role.value,
-                                 "reason": recipient.reason})
+            ids.append(self.create_delivery(session, row.id, event.id, recipient, now))
         for item in decision.items:
             self.raise_item(session, item, now, episode_id=row.id)
-        return ids
+        return ids, decision
+
+    def create_delivery(self, session: Session, episode_id: str, event_id: str,
+                        recipient: Recipient, now: datetime) -> str:
+        """Write one outbox row for `recipient` (enqueue its id after commit); return the id."""
+        delivery = DeliveryRow(
+            event_id=event_id, episode_id=episode_id, authority=recipient.authority,
+            team=recipient.team, role=recipient.role.value, reason=recipient.reason,
+            profile=recipient.profile, channel=channel_to_json(recipient.channel),
+            status=DeliveryStatus.PENDING.value, attempts=0, created_at=now,
+            next_attempt_at=now,
+        )
+        session.add(delivery)
+        session.flush()
+        audit.record(session, at=now, actor=SYSTEM, action="delivery.created",
+                     subject_type="delivery", subject_id=delivery.id,
+                     detail={"episode": episode_id, "authority": recipient.authority,
+                             "team": recipient.team, "role": recipient.role.value,
+                             "reason": recipient.reason})
+        return delivery.id
 
     def previous_recipients(self, session: Session, episode_id: str) -> list[Recipient]:
         """Return every recipient already sent a copy for this episode (found follows missing)."""

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from adapters.base import Rendered
 from gateway.delivery.circuit import CircuitBreaker
@@ -58,6 +59,8 @@ class Outbox:
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self.enqueue = enqueue or (lambda ids: None)
+        # Called in the transaction that marks a delivery SENT (tracking starts ack clocks).
+        self.sent_listeners: list[Callable[[Session, DeliveryRow, datetime], None]] = []
 
     def claim(self, delivery_id: str, now: datetime) -> bool:
         """Move a due PENDING delivery to SENDING; True only for the one caller that wins."""
@@ -120,6 +123,8 @@ class Outbox:
                          subject_type="delivery", subject_id=delivery_id,
                          detail={"reference": receipt.reference, "attempt": row.attempts,
                                  "already_delivered": receipt.already_delivered})
+            for listener in self.sent_listeners:
+                listener(session, row, row.sent_at)
         return DeliveryStatus.SENT.value
 
     def _defer(self, delivery_id: str, reason: str, now: datetime) -> str:
@@ -146,7 +151,7 @@ class Outbox:
             assert row is not None
             return self._hold_row(session, row, reason, now)
 
-    def _hold_row(self, session: Any, row: DeliveryRow, reason: str, now: datetime) -> str:
+    def _hold_row(self, session: Session, row: DeliveryRow, reason: str, now: datetime) -> str:
         """Mark a row HELD, raise the coordinator item and audit, in the caller's transaction."""
         row.status = DeliveryStatus.HELD.value
         row.last_error = reason

@@ -39,23 +39,26 @@ def post(client: FlaskClient, body: bytes, token: str | None, fmt: str = "compac
 
 
 def test_valid_message_is_stored_then_answered_202_with_a_receipt(api: Any) -> None:
-    client, services, tokens = api
+    client, _services, tokens = api
     response = post(client, compact("missing_reported_basic", force=FORCE), tokens[FORCE])
     assert response.status_code == 202
     body = response.get_json()
     assert body["status"] == "PROCESSED"
-    assert body["episode_id"] and body["deliveries"]
+    assert body["episode_id"]
+    assert body["deliveries"]
     assert response.headers["Location"] == f"/api/v1/receipts/{body['receipt_id']}"
     receipt = client.get(response.headers["Location"],
                          headers={"Authorization": f"Bearer {tokens[FORCE]}"})
-    assert receipt.status_code == 200 and receipt.get_json() == body
+    assert receipt.status_code == 200
+    assert receipt.get_json() == body
 
 
 def test_tokens_are_stored_only_as_hashes(api: Any) -> None:
     _, services, tokens = api
     with services.db.read() as session:
         hashes = session.execute(select(Sender.token_hash)).scalars().all()
-    assert tokens[FORCE] not in hashes and len(hashes) == 2
+    assert tokens[FORCE] not in hashes
+    assert len(hashes) == 2
 
 
 @pytest.mark.parametrize("token", [None, "mcg_not-a-real-token"])
@@ -77,7 +80,8 @@ def test_force_posting_for_another_force_is_403_and_kept(api: Any) -> None:
     assert body["errors"][0]["field"] == "force"
     with services.db.read() as session:
         kept = session.get(InboundMessage, body["receipt_id"])
-        assert kept is not None and kept.status == "QUARANTINED"
+        assert kept is not None
+        assert kept.status == "QUARANTINED"
         assert session.execute(select(func.count()).select_from(EpisodeRow)).scalar() == 0
 
 
@@ -97,10 +101,12 @@ def test_unparseable_message_is_422_with_field_reasons_and_kept_in_quarantine(ap
     body = response.get_json()
     assert body["receipt"]["status"] == "QUARANTINED"
     dob = [e for e in body["errors"] if e["field"] == "child.date_of_birth"]
-    assert dob and dob[0]["value"] == "2031-02-30"
+    assert dob
+    assert dob[0]["value"] == "2031-02-30"
     with services.db.read() as session:
         kept = session.get(InboundMessage, body["receipt_id"])
-        assert kept is not None and kept.errors == body["errors"]
+        assert kept is not None
+        assert kept.errors == body["errors"]
         items = session.execute(select(CoordinatorItemRow)).scalars().all()
         assert [i.kind for i in items] == ["quarantined"]
         assert "child.date_of_birth" in items[0].message
@@ -123,7 +129,8 @@ def test_exact_duplicate_is_acknowledged_and_ignored(api: Any) -> None:
     second = post(client, message, tokens[FORCE])
     assert second.status_code == 202
     body = second.get_json()
-    assert body["status"] == "DUPLICATE" and body["episode_id"] == first["episode_id"]
+    assert body["status"] == "DUPLICATE"
+    assert body["episode_id"] == first["episode_id"]
     assert body["deliveries"] == []
     with services.db.read() as session:
         assert session.execute(select(func.count()).select_from(EpisodeRow)).scalar() == 1
@@ -151,7 +158,8 @@ def test_openapi_health_and_readiness(api: Any) -> None:
     assert {"202", "401", "403", "413", "422"} <= set(responses)
     assert client.get("/healthz").status_code == 200
     ready = client.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["checks"]["database"] is True
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["database"] is True
 
 
 def test_openapi_document_is_valid_openapi() -> None:

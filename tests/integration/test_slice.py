@@ -69,8 +69,10 @@ def test_child_in_care_placed_out_of_area_reaches_responsible_and_host(
     assert ("warwickshire", "INFORMATION") in roles
     assert not any(r.authority == "warwickshire" and r.role == "ACTION" for r in rows)
     host = next(r for r in rows if r.authority == "warwickshire")
-    assert "CV34 4RL" in host.reason and "host" in host.reason
-    assert drop_files(services, "kent") and drop_files(services, "warwickshire")
+    assert "CV34 4RL" in host.reason
+    assert "host" in host.reason
+    assert drop_files(services, "kent")
+    assert drop_files(services, "warwickshire")
     with services.db.read() as session:
         episode = session.execute(select(EpisodeRow)).scalar_one()
     assert episode.host_authority == "warwickshire"
@@ -124,7 +126,8 @@ def test_worker_killed_mid_send_is_reclaimed_and_delivered_once(services: Servic
     assert report.reclaimed == 1
     assert set(deliver_all(services)) == {"SENT"}
     copies = [p for p in (services.settings.drop_root / "drop").rglob(f"{victim}*")]
-    assert len(copies) == 1 and copies[0].suffix == ".json"
+    assert len(copies) == 1
+    assert copies[0].suffix == ".json"
 
 
 def test_found_follows_missing_to_every_recipient(services: Services) -> None:
@@ -148,13 +151,15 @@ def test_found_follows_missing_to_every_recipient(services: Services) -> None:
 def test_found_before_missing_is_held_then_applied_when_the_report_arrives(
         services: Services) -> None:
     early = send(services, compact("found", force=WARWICKSHIRE), WARWICKSHIRE)
-    assert early.status.value == "HELD" and not early.deliveries
+    assert early.status.value == "HELD"
+    assert not early.deliveries
     with services.db.read() as session:
         kinds = session.execute(select(CoordinatorItemRow.kind)).scalars().all()
     assert "held_out_of_order" in kinds
     send(services, compact("missing_reported_basic", force=WARWICKSHIRE), WARWICKSHIRE)
     later = services.pipeline.receipt(early.id)
-    assert later is not None and later.status.value == "PROCESSED"
+    assert later is not None
+    assert later.status.value == "PROCESSED"
     with services.db.read() as session:
         assert session.execute(select(EpisodeRow.state)).scalar_one() == "FOUND"
 
@@ -182,7 +187,8 @@ def test_unwritable_drop_folder_holds_the_copy_and_tells_a_coordinator(
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_text("not a folder")  # the share is broken: a file where the folder was
     statuses = deliver_all(services)
-    assert statuses and set(statuses) == {"PENDING"}  # transient: retried with backoff
+    assert statuses
+    assert set(statuses) == {"PENDING"}
     clock: FakeClock = services.clock  # type: ignore[assignment]
     clock.advance(timedelta(hours=25))
     for delivery_id in receipt.deliveries:

@@ -42,8 +42,10 @@ def test_raw_message_is_sealed_at_rest_and_opens_only_unaltered(store: Services)
     with store.db.read() as session:
         row = session.get(InboundMessage, message_id)
         assert row is not None
-        assert raw not in row.sealed_body and b"Zo" not in row.sealed_body
-        assert len(row.sha256) == 64 and row.size == len(raw)
+        assert raw not in row.sealed_body
+        assert b"Zo" not in row.sealed_body
+        assert len(row.sha256) == 64
+        assert row.size == len(raw)
     assert store.pipeline.raw_body(message_id) == raw
     with store.db.unit_of_work() as session:
         row = session.get(InboundMessage, message_id)
@@ -62,7 +64,8 @@ def test_audit_chain_verifies_then_detects_a_tampered_row(store: Services) -> No
                          subject_type="thing", subject_id=str(n), detail={"n": n})
     with store.db.read() as session:
         report = audit.verify_chain(session)
-    assert report.ok and report.entries == 5
+    assert report.ok
+    assert report.entries == 5
 
     # Someone with raw database access lifts the guard and edits an entry.
     with store.db.engine.begin() as connection:

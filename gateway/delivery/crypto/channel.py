@@ -115,6 +115,8 @@ class MessageProtector:
                 refused.append(f"{status.subject}: {status.reason}")
         if not usable:
             raise CryptoError("unusable_certificate", f"{channel.endpoint}: " + "; ".join(refused))
+        for problem in refused:  # a file with old and new certificates: say which was skipped
+            self._on_warning(channel, f"certificate skipped, {problem}")
         return usable
 
     def _signer(self) -> SignerIdentity:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -211,3 +212,18 @@ def test_compiled_overrides_are_cached_per_distinct_dict() -> None:
     assert adapter.mapping_for({"forbidden_grades": ["LOW"]}) is first
     assert adapter.mapping_for({"forbidden_grades": ["HIGH"]}) is not first
     assert adapter.mapping_for(None) is adapter.mapping_for({})
+
+
+@pytest.mark.parametrize("adapter", [CompactAdapter(), NicheAdapter()], ids=lambda a: a.name)
+def test_mapping_examples_in_the_format_readme_are_valid(adapter: CompactAdapter) -> None:
+    readme = Path(adapters_dir(adapter.name), "README.md").read_text("utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", readme, flags=re.DOTALL)
+    assert blocks
+    for block in blocks:
+        section = yaml.safe_load(block)["mapping"]
+        assert adapter.check_overrides(section) == [], block
+
+
+def adapters_dir(name: str) -> Path:
+    """Return the folder of one adapter package."""
+    return Path(__file__).resolve().parents[3] / "adapters" / name

@@ -204,3 +204,20 @@ def test_pgp_channel_without_a_gateway_pgp_key_is_refused(
         protector(pki)(COPY, channel("sftp", pgp["kent"].public, "pgp"))
 
     assert "no PGP key" in caught.value.detail
+
+
+def test_bundle_with_an_expired_and_a_good_certificate_uses_the_good_one_and_says_so(
+    pki: DemoPki, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "kent-bundle.pem"
+    bundle.write_bytes(
+        _reissued(pki, tmp_path, -5).read_bytes() + pki.parties["kent"].encryption.cert.read_bytes()
+    )
+    warnings: list[str] = []
+
+    content, _, _ = protector(pki, warnings)(COPY, channel("sftp", bundle))
+
+    assert open_as_kent(pki, content) == COPY.content
+    assert len(warnings) == 1
+    assert "skipped" in warnings[0]
+    assert "expired on" in warnings[0]

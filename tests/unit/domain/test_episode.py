@@ -31,7 +31,8 @@ def opened() -> Episode:
 def test_missing_report_opens_a_missing_episode_with_its_risk() -> None:
     episode = opened()
     assert episode.state is EpisodeState.MISSING
-    assert episode.current_risk is not None and episode.current_risk.grade is RiskGrade.MEDIUM
+    assert episode.current_risk is not None
+    assert episode.current_risk.grade is RiskGrade.MEDIUM
 
 
 def test_only_a_missing_report_can_open_an_episode() -> None:
@@ -92,7 +93,8 @@ def test_amended_missing_report_updates_details_while_missing_only() -> None:
     episode = opened()
     episode.apply(note(EventType.MISSING_REPORTED, revision=2,
                        child=Child("Ada", "King", date(2012, 1, 1))))
-    assert episode.child is not None and episode.child.family_name == "King"
+    assert episode.child is not None
+    assert episode.child.family_name == "King"
     assert episode.last_revision == 2
     episode.apply(note(EventType.FOUND))
     with pytest.raises(IllegalTransition):
