@@ -127,13 +127,23 @@ def senders() -> None:
 
 
 @senders.command("add")
-@click.option("--force", "force_id", required=True, help="Force id from the directory.")
+@click.option("--force", "force_id", default=None, help="Force id from the directory.")
+@click.option("--coordinator", default=None,
+              help="Issue a coordinator token for this person instead (quarantine, re-send).")
 @click.option("--label", default="", help="Who holds this token (for the audit log).")
-def senders_add(force_id: str, label: str) -> None:
-    """Issue a token for a force; it is printed once and stored only as a hash."""
+def senders_add(force_id: str | None, coordinator: str | None, label: str) -> None:
+    """Issue an API token; it is printed once and stored only as a hash."""
     from gateway.intake.senders import issue_token
 
+    if bool(force_id) == bool(coordinator):
+        raise click.UsageError("give exactly one of --force or --coordinator")
     services = _services()
+    if coordinator:
+        with services.db.unit_of_work() as session:
+            token = issue_token(session, coordinator, label, system_clock(), actor="cli",
+                                role="coordinator")
+        click.echo(token)
+        return
     force = services.directory.force(force_id)
     if force is None:
         raise click.ClickException(

@@ -23,8 +23,8 @@ def alembic_config(engine: Engine | None = None, url: str | None = None) -> Conf
 
 
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration on `engine`."""
+    """Apply every pending migration on `engine` (every branch: features add their own)."""
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")

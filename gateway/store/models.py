@@ -74,7 +74,8 @@ class Sender(Base):
 
     __tablename__ = "senders"
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    force: Mapped[str] = mapped_column(String(64), index=True)
+    force: Mapped[str] = mapped_column(String(64), index=True)  # force id, or coordinator name
+    role: Mapped[str] = mapped_column(String(16), default="force")  # "force" | "coordinator"
     label: Mapped[str] = mapped_column(String(200), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]

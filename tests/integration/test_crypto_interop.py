@@ -334,3 +334,29 @@ def test_openssl_signature_over_other_content_is_refused(pki: DemoPki) -> None:
         unprotect(encrypted, ours.key, ours.certificate, [met.signing_certificate()])
 
     assert caught.value.reason == "bad_signature"
+
+
+def test_pgp_refuses_an_expired_recipient_key(pgp_keys: dict[str, PgpKeyPair]) -> None:
+    """A key made by gpg with a faked clock in 2020, valid for one day."""
+    in_2020 = ["--batch", "--passphrase", "", "--faked-system-time", "20200101T000000"]
+    with gpg_home() as gpg:
+
+        def run(*args: str) -> bytes:
+            return subprocess.run(
+                ["gpg", "--homedir", gpg.gnupghome, *args],
+                capture_output=True, timeout=30, check=True,
+            ).stdout  # fmt: skip
+
+        run(*in_2020, "--quick-gen-key", "Old <old@demo.invalid>", "ed25519", "sign", "1d")
+        listing = run("--with-colons", "--list-keys").decode()
+        fingerprint = next(
+            line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr")
+        )
+        run(*in_2020, "--quick-add-key", fingerprint, "cv25519", "encr", "1d")
+        expired = run("--armor", "--export", fingerprint)
+
+    with pytest.raises(CryptoError) as caught:
+        pgp_protect(PAYLOAD, PgpSecretKey(pgp_keys["gateway"].secret), expired)
+
+    assert caught.value.reason == "unusable_certificate"
+    assert "expired" in caught.value.detail

@@ -146,6 +146,7 @@ def upgrade() -> None:
         "senders",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("force", sa.String(length=64), nullable=False),
+        sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("label", sa.String(length=200), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
