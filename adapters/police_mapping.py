@@ -393,11 +393,14 @@ def compile_mapping(mapping: Mapping[str, Any]) -> CompiledMapping:
 
 # --- extraction and conversion ---------------------------------------------------------------
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# ASCII digits only: `\d` would let full-width or Arabic-Indic digits through.
 _DATETIME = re.compile(
-    r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(Z|[+-]\d{2}:\d{2})?"
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"T([0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?"
 )
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 _POSTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})")
 _REPEATED = "is given"
 _BOOL = {"true": True, "1": True, "false": False, "0": False}
@@ -456,16 +459,19 @@ class _Converter:
 
 
 def _to_str(value: Any, _: FieldType) -> str:
+    """Return the value as text."""
     return str(value)
 
 
 def _to_int(value: Any, _: FieldType) -> int:
-    if not re.fullmatch(r"[+-]?\d{1,9}", str(value)):
+    """Parse a whole number written in ASCII digits."""
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", str(value)):
         raise ValueError("is not a whole number")
     return int(value)
 
 
 def _to_bool(value: Any, _: FieldType) -> bool:
+    """Parse an XSD boolean (true/false/1/0), or pass through a mapped bool."""
     if isinstance(value, bool):
         return value
     if value not in _BOOL:
@@ -474,6 +480,7 @@ def _to_bool(value: Any, _: FieldType) -> bool:
 
 
 def _to_date(value: Any, _: FieldType) -> date:
+    """Parse an ISO 8601 calendar date (YYYY-MM-DD)."""
     if not _DATE.fullmatch(value):
         raise ValueError("is not a date (expected YYYY-MM-DD)")
     try:
@@ -483,6 +490,7 @@ def _to_date(value: Any, _: FieldType) -> date:
 
 
 def _to_datetime(value: Any, _: FieldType) -> datetime:
+    """Parse an ISO 8601 date-time that carries a UTC offset."""
     match = _DATETIME.fullmatch(value)
     if match is None:
         raise ValueError("is not an ISO 8601 date-time (expected YYYY-MM-DDThh:mm:ss+hh:mm)")
@@ -495,6 +503,7 @@ def _to_datetime(value: Any, _: FieldType) -> datetime:
 
 
 def _to_enum(value: Any, ftype: FieldType) -> StrEnum:
+    """Return the canonical enum member named by its value."""
     assert ftype.enum is not None
     try:
         return ftype.enum(value)
@@ -518,7 +527,7 @@ _CONVERTERS: dict[str, Callable[[Any, FieldType], Any]] = {
 
 def _nhs_number_ok(value: str) -> bool:
     """Check an NHS number: ten digits whose modulus 11 check digit is right."""
-    if not re.fullmatch(r"\d{10}", value):
+    if not re.fullmatch(r"[0-9]{10}", value):
         return False
     total = sum(int(d) * (10 - i) for i, d in enumerate(value[:9]))
     check = 11 - total % 11
@@ -713,7 +722,8 @@ def _group_failed(path: str, errors: list[FieldError]) -> bool:
 
 _EVENT_NEEDS: dict[EventType, tuple[str, ...]] = {
     EventType.MISSING_REPORTED: ("child", "risk", "reported_at"),
-    EventType.RISK_REGRADED: ("risk",),
+    # Every regrading is kept with who authorised it and why (DOMAIN.md §2, 002 L198).
+    EventType.RISK_REGRADED: ("risk", "risk.authorised_by", "risk.rationale"),
     EventType.FOUND: ("found.found_at",),
 }
 _NEEDS_ADDRESS = (PlacementType.FOSTER, PlacementType.RESIDENTIAL)
@@ -736,9 +746,27 @@ def semantic_errors(
     if event is not None and event not in POLICE_EVENTS:
         found.append(FieldError("event", "is not a police event", raw.get("event")))
     if event is not None:
+        missing: list[str] = []
         for need in _EVENT_NEEDS.get(event, ()):
+            if any(need.startswith(f"{m}.") for m in missing):
+                continue  # its group is already reported missing
             if not _present(values, need) and not _group_failed(need, errors):
+                missing.append(need)
                 found.append(FieldError(need, f"is required for {event.value}"))
+        if (
+            event is EventType.FOUND
+            and "found.found_at" in values
+            and values.get("found.prevention_interview_done") is not True
+            and "found.prevention_interview_reason" not in values
+            and not _group_failed("found.prevention_interview_reason", errors)
+        ):
+            # Police record the prevention interview or why it was not done (DOMAIN.md §2).
+            found.append(
+                FieldError(
+                    "found.prevention_interview_reason",
+                    "is required for FOUND when the prevention interview was not done",
+                )
+            )
     reported: datetime | None = values.get("reported_at")
     found_at: datetime | None = values.get("found.found_at")
     last_seen: datetime | None = values.get("last_seen_at")

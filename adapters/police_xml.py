@@ -30,6 +30,7 @@ _VALUE_FIRST = re.compile(r"^'((?:[^']|'(?! ))*)' (.*)$", re.DOTALL)
 _MISSING_ATTRIBUTE = re.compile(r"The attribute '([^']+)' is required")
 _INDEX = re.compile(r"\[\d+\]")
 _CACHE_SIZE = 64
+MAX_REASONS = 100  # a hostile document could otherwise make a quarantine record of any size
 
 
 def load_default_mapping(path: Path) -> dict[str, Any]:
@@ -68,6 +69,8 @@ class PoliceXmlAdapter:
         """Return the compiled mapping for these overrides (cached); MappingError if unusable."""
         if not overrides:
             return self._default
+        if not isinstance(overrides, Mapping):
+            raise MappingError(["mapping overrides must be a mapping (dict)"])
         key = json.dumps(overrides, sort_keys=True, default=repr)
         with self._lock:
             found = self._compiled.get(key)
@@ -98,7 +101,7 @@ class PoliceXmlAdapter:
         seen = {_INDEX.sub("", e.field) for e in errors}
         errors.extend(e for e in schema_errors if _INDEX.sub("", e.field) not in seen)
         if errors or notification is None:
-            raise InvalidMessage(errors or [FieldError(DOCUMENT, "could not be read")])
+            raise InvalidMessage(_capped(errors) or [FieldError(DOCUMENT, "could not be read")])
         return notification
 
     def schema_errors(self, root: etree._Element, mapping: CompiledMapping) -> list[FieldError]:
@@ -108,6 +111,14 @@ class PoliceXmlAdapter:
             return []
         entries: list[Any] = list(schema.error_log)  # type: ignore[call-overload]
         return [_schema_error(entry, root, mapping) for entry in entries]
+
+
+def _capped(errors: list[FieldError]) -> list[FieldError]:
+    """Keep the first MAX_REASONS reasons and say how many more there were."""
+    if len(errors) <= MAX_REASONS:
+        return errors
+    more = len(errors) - MAX_REASONS
+    return [*errors[:MAX_REASONS], FieldError(DOCUMENT, f"has {more} more problems not listed")]
 
 
 def _field_of_element(root: etree._Element, path: str, mapping: CompiledMapping) -> str | None:

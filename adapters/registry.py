@@ -10,8 +10,12 @@ from typing import Any
 
 from adapters.base import CaseSystemAdapter, PoliceAdapter
 from adapters.canonical.render import CanonicalJsonAdapter
+from adapters.case_receipts import ReceiptParser
 from adapters.compact.adapter import CompactAdapter
+from adapters.liquidlogic.adapter import LiquidlogicAdapter
+from adapters.mosaic.adapter import MosaicAdapter
 from adapters.niche.adapter import NicheAdapter
+from adapters.secure_mail.adapter import SecureMailAdapter
 from gateway.domain.errors import UnknownAdapter
 
 POLICE_ADAPTERS: dict[str, type[PoliceAdapter]] = {
@@ -20,6 +24,15 @@ POLICE_ADAPTERS: dict[str, type[PoliceAdapter]] = {
 }
 CASE_SYSTEM_ADAPTERS: dict[str, type[CaseSystemAdapter]] = {
     "canonical_json": CanonicalJsonAdapter,
+    "mosaic": MosaicAdapter,
+    "liquidlogic": LiquidlogicAdapter,
+    "secure_mail": SecureMailAdapter,
+}
+# What each case system sends back (acknowledgements, RHI exports), by case-system name.
+RECEIPT_PARSERS: dict[str, type[ReceiptParser]] = {
+    "mosaic": MosaicAdapter,
+    "liquidlogic": LiquidlogicAdapter,
+    "secure_mail": SecureMailAdapter,
 }
 
 
@@ -41,4 +54,13 @@ def case_system_adapter(name: str) -> CaseSystemAdapter:
     if cls is None:
         raise UnknownAdapter(f"no case-system rendering named {name!r}; "
                              f"known: {', '.join(sorted(CASE_SYSTEM_ADAPTERS))}")
+    return cls()
+
+
+def receipt_parser(name: str) -> ReceiptParser:
+    """Return the receipt parser of case system `name`; raise UnknownAdapter if none."""
+    cls = RECEIPT_PARSERS.get(name)
+    if cls is None:
+        raise UnknownAdapter(f"no receipt parser for case system {name!r}; "
+                             f"known: {', '.join(sorted(RECEIPT_PARSERS))}")
     return cls()

@@ -309,6 +309,15 @@ def keys() -> None:
     """Keys: the at-rest data key and the demo PKI."""
 
 
+@keys.command("init-demo")
+def keys_init_demo() -> None:
+    """Create a demo CA and a key pair and certificate per demo authority and force."""
+    from gateway.demo import init_demo_keys
+
+    services = Services(load_settings())
+    click.echo(f"demo PKI ready in {init_demo_keys(services)}")
+
+
 @keys.command("new-data-key")
 def keys_new_data_key() -> None:
     """Print a new random base64 key for GATEWAY_DATA_KEY (keep it secret; back it up)."""

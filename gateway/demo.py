@@ -27,11 +27,24 @@ def demo_tokens(settings: Settings) -> dict[str, str]:
     return tokens
 
 
+def init_demo_keys(services: Services) -> Path:
+    """Create (or complete) the demo PKI: a CA, the gateway's keys and one per party."""
+    from gateway.delivery.crypto.demo_pki import init_demo_pki
+
+    directory = services.directory
+    names = sorted({*directory.authorities, *directory.forces})
+    return init_demo_pki(services.settings.pki_dir, names, "ec").root
+
+
 def first_run(services: Services, echo: Callable[[str], None] = print) -> None:
-    """Issue a token per directory force once, when running the embedded demo."""
+    """Set up the embedded demo once: demo keys and a sender token per directory force."""
     settings = services.settings
     if not settings.embedded:
         return
+    if not settings.signing_key_path.exists():
+        echo("creating demo keys (a CA and a certificate per authority and force)...")
+    root = init_demo_keys(services)
+    echo(f"demo keys:       {root}")
     path = tokens_file(settings)
     tokens = demo_tokens(settings)
     missing = [force for force in sorted(services.directory.forces) if force not in tokens]

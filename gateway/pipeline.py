@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from adapters.base import PoliceAdapter
+from adapters.police_mapping import MappingError
 from gateway.domain.enums import DeliveryStatus, EventType, InboundStatus
 from gateway.domain.episode import Episode
 from gateway.domain.errors import FieldError, IllegalTransition, InvalidMessage
@@ -215,6 +216,12 @@ class Pipeline:
             notification = adapter.parse(raw, self.force_overrides(message.sender))
         except InvalidMessage as exc:
             return self._quarantine(session, message, exc.errors, now), []
+        except MappingError as exc:
+            # The force's mapping configuration is wrong, not the message: keep it for
+            # re-processing once `gateway config check` is clean.
+            return self._quarantine(session, message, [
+                FieldError("mapping", f"the force's mapping configuration is unusable: {p}")
+                for p in exc.problems], now), []
         force_id = self.resolve_force(notification.force)
         if force_id is None:
             return self._quarantine(session, message, [FieldError(

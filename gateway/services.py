@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from functools import cached_property
 from typing import Any
 
 from adapters.base import CaseSystemAdapter, PoliceAdapter, Rendered
 from adapters.registry import case_system_adapter, police_adapters
 from gateway.clock import system_clock
-from gateway.delivery.errors import PermanentDeliveryError
+from gateway.delivery.crypto.channel import MessageProtector
+from gateway.delivery.crypto.keystore import KeyPairPaths, KeyStore
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.transports.base import Transport
@@ -21,7 +23,7 @@ from gateway.delivery.transports.smtp import SmtpTransport
 from gateway.domain.enums import RiskGrade
 from gateway.domain.episode import Episode
 from gateway.domain.model import Notification
-from gateway.domain.routing import Channel, Recipient, RoutingDecision
+from gateway.domain.routing import Channel, CoordinatorItem, Recipient, RoutingDecision
 from gateway.pipeline import Pipeline
 from gateway.settings import Settings
 from gateway.store import migrate
@@ -41,6 +43,7 @@ class Services:
     enqueue: Callable[[Iterable[str]], None] | None = None
     postcodes: Any = None
     transports: dict[str, Transport] = field(default_factory=dict)
+    _warned: set[tuple[str, str]] = field(default_factory=set)
 
     @cached_property
     def db(self) -> Database:
@@ -85,8 +88,10 @@ class Services:
             return None
         overrides: dict[str, Any] = dict(force.mapping)
         forbidden = sorted(g.value for g in RiskGrade if g not in force.risk.allowed_grades)
-        if forbidden and "forbidden_grades" not in overrides:
-            overrides["forbidden_grades"] = forbidden
+        # A grade the force's vocabulary forbids is rejected at parse time when the rule
+        # says "hold"; under "flag" it passes and routing raises a coordinator item.
+        if forbidden and force.risk.on_forbidden == "hold":
+            overrides.setdefault("forbidden_grades", forbidden)
         return overrides
 
     def resolve_force(self, name: str) -> str | None:
@@ -125,12 +130,40 @@ class Services:
         adapter: CaseSystemAdapter = case_system_adapter(channel.rendering)
         return adapter.render(notification, profile)
 
+    @cached_property
+    def keystore(self) -> KeyStore:
+        """Return the gateway's own keys (re-read when their files change: rotation)."""
+        settings = self.settings
+        decryption = [KeyPairPaths(key, cert) for key, cert in
+                      zip(settings.decryption_key_paths, settings.decryption_cert_paths,
+                          strict=True)]
+        return KeyStore(KeyPairPaths(settings.signing_key_path, settings.signing_cert_path),
+                        decryption)
+
+    @cached_property
+    def protector(self) -> MessageProtector:
+        """Return the signer and encrypter of outgoing copies."""
+        return MessageProtector(self.keystore, self.settings.ca_file, self.clock,
+                                on_warning=self._certificate_warning)
+
     def protect(self, rendered: Rendered, channel: Channel) -> tuple[bytes, str, str]:
         """Sign and encrypt a rendered copy as its channel requires."""
-        if channel.encryption == "none":
-            return rendered.content, rendered.suffix, rendered.media_type
-        raise PermanentDeliveryError(
-            f"encryption {channel.encryption!r} is not available for {channel.address}")
+        if channel.certificate and not Path(channel.certificate).is_absolute():
+            # Relative certificate paths in the directory are under the data directory.
+            channel = replace(channel, certificate=str(self.settings.data_dir /
+                                                       channel.certificate))
+        return self.protector(rendered, channel)
+
+    def _certificate_warning(self, channel: Channel, message: str) -> None:
+        """Raise a coordinator item for a certificate about to expire (once per process)."""
+        key = (channel.endpoint, message)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        with self.db.unit_of_work() as session:
+            self.pipeline.raise_item(session, CoordinatorItem(
+                kind="certificate_warning", message=f"{channel.endpoint}: {message}"),
+                self.clock())
 
     @cached_property
     def outbox(self) -> Outbox:

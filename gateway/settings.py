@@ -40,6 +40,20 @@ def _int(name: str, default: int) -> int:
         raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
 
 
+def _path(name: str, default: Path) -> Path:
+    """Read a file path setting (key and certificate files are named, never inlined)."""
+    raw = os.environ.get(name)
+    return Path(raw).resolve() if raw else default
+
+
+def _paths(name: str, default: Path) -> tuple[Path, ...]:
+    """Read a colon-separated list of paths, current first (previous ones kept for rotation)."""
+    raw = os.environ.get(name)
+    if not raw:
+        return (default,)
+    return tuple(Path(part).resolve() for part in raw.split(os.pathsep) if part)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every setting the gateway reads (see README "Configuration")."""
@@ -49,6 +63,12 @@ class Settings:
     broker_url: str
     config_dir: Path
     cache_dir: Path
+    pki_dir: Path
+    signing_key_path: Path
+    signing_cert_path: Path
+    decryption_key_paths: tuple[Path, ...]
+    decryption_cert_paths: tuple[Path, ...]
+    ca_file: Path
     max_body_bytes: int = 1_048_576
     data_key: str | None = None  # base64 AES-256 key for sealing raw messages at rest
     embedded: bool = True
@@ -89,6 +109,7 @@ def _build() -> Settings:
     data_dir = Path(_env("GATEWAY_DATA_DIR", "var") or "var").resolve()
     database_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'gateway.db'}"
     broker_url = _env("BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.db'}"
+    pki_dir = Path(_env("GATEWAY_PKI_DIR") or data_dir / "keys" / "pki").resolve()
     default_config = Path(__file__).resolve().parent.parent / "config" / "demo"
     config_dir = Path(_env("GATEWAY_CONFIG_DIR") or default_config).resolve()
     return Settings(
@@ -97,6 +118,13 @@ def _build() -> Settings:
         broker_url=broker_url,
         config_dir=config_dir,
         cache_dir=Path(_env("GATEWAY_CACHE_DIR") or data_dir / "cache").resolve(),
+        pki_dir=pki_dir,
+        signing_key_path=_path("GATEWAY_SIGNING_KEY_PATH", pki_dir / "gateway.key"),
+        signing_cert_path=_path("GATEWAY_SIGNING_CERT_PATH", pki_dir / "gateway.pem"),
+        decryption_key_paths=_paths("GATEWAY_DECRYPTION_KEY_PATHS", pki_dir / "gateway-enc.key"),
+        decryption_cert_paths=_paths("GATEWAY_DECRYPTION_CERT_PATHS",
+                                     pki_dir / "gateway-enc.pem"),
+        ca_file=_path("GATEWAY_CA_FILE", pki_dir / "ca.pem"),
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 1_048_576),
         data_key=_env("GATEWAY_DATA_KEY"),
         embedded=database_url.startswith("sqlite"),

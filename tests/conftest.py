@@ -53,6 +53,19 @@ def postcode_index() -> Any:
     return PostcodeIndex.load(cache_dir=REPO / "var" / "test-cache")
 
 
+@pytest.fixture(scope="session")
+def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Create the demo PKI once: a CA, the gateway's keys and keys for every demo party."""
+    from gateway.delivery.crypto.demo_pki import init_demo_pki
+    from routing.directory_loader import load_directory
+
+    directory = load_directory(REPO / "config" / "demo")
+    names = sorted({*directory.authorities, *directory.forces})
+    # Issued before the fake clock's T0 and valid (two years) past the wall clock today.
+    issued = datetime(2025, 12, 1, tzinfo=UTC)
+    return init_demo_pki(tmp_path_factory.mktemp("pki"), names, "ec", now=issued)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Yield a fresh database URL on SQLite (WAL) and on a real PostgreSQL server."""
@@ -71,11 +84,15 @@ class Enqueued(list[str]):
 
 
 @pytest.fixture
-def make_services(tmp_path: Path, postcode_index: Any) -> Callable[..., Services]:
+def make_services(tmp_path: Path, postcode_index: Any,
+                  demo_pki: Any) -> Callable[..., Services]:
     """Return a factory of prepared Services on a fake clock with a recording queue."""
 
     def build(database_url: str | None = None, **env: str) -> Services:
         data_dir = tmp_path / f"data-{uuid.uuid4().hex[:6]}"
+        # The demo directory names certificates under <data dir>/keys/pki: share one PKI.
+        (data_dir / "keys").mkdir(parents=True)
+        (data_dir / "keys" / "pki").symlink_to(demo_pki.root)
         from gateway.store.sealing import new_key_text
 
         overrides = {"GATEWAY_DATA_DIR": str(data_dir), "GATEWAY_DATA_KEY": new_key_text(),

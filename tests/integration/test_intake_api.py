@@ -168,3 +168,14 @@ def test_openapi_document_is_valid_openapi() -> None:
     from gateway.openapi import build_spec
 
     validate(build_spec())
+
+
+def test_grade_the_force_vocabulary_forbids_is_held_with_a_reason(api: Any) -> None:
+    client, _, tokens = api
+    low = compact("missing_reported_basic", force=FORCE).replace(b'level="Medium"',
+                                                                  b'level="Low"')
+    response = post(client, low, tokens[FORCE])
+    assert response.status_code == 422
+    grades = [e for e in response.get_json()["errors"] if e["field"] == "risk.grade"]
+    assert grades
+    assert grades[0]["value"] == "Low"  # as the force sent it

@@ -43,8 +43,11 @@ def redis_server() -> Iterator[Any]:
 
 
 @pytest.fixture
-def production_env(tmp_path: Path, postgres_server: Any, redis_server: Any) -> dict[str, str]:
+def production_env(tmp_path: Path, postgres_server: Any, redis_server: Any,
+                   demo_pki: Any) -> dict[str, str]:
     """Environment of a production deployment: PostgreSQL, Redis, a data key, shared data."""
+    (tmp_path / "data" / "keys").mkdir(parents=True)
+    (tmp_path / "data" / "keys" / "pki").symlink_to(demo_pki.root)
     return {
         "DATABASE_URL": postgres_server.create_database(f"p_{uuid.uuid4().hex[:10]}"),
         "BROKER_URL": redis_server.url,
@@ -107,6 +110,6 @@ def test_slice_on_postgresql_and_redis_with_two_workers(production_env: dict[str
 
     drop = settings.drop_root / "drop"
     files = sorted(p.name for p in drop.rglob("*") if p.is_file())
-    assert sorted(f"{d}.json" for d in expected) == files  # each exactly once, none partial
+    assert sorted(f"{d}.json.p7m" for d in expected) == files  # each exactly once, none partial
     worked = [log.read_text(errors="replace").count("succeeded in") for log in logs]
     assert all(count > 0 for count in worked), worked  # both workers took deliveries

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 from gateway.clock import FakeClock
 from gateway.services import Services
 from gateway.store.models import CoordinatorItemRow, DeliveryRow, EpisodeRow, EventRow
+from tests.support.copies import open_copy
 from tests.support.messages import compact
 
 WARWICKSHIRE = "warwickshire-police"
@@ -35,7 +35,7 @@ def deliver_all(services: Services) -> list[str]:
 
 def drop_files(services: Services, authority: str) -> list[Path]:
     """Return the copies in an authority's drop folders."""
-    return sorted((services.settings.drop_root / "drop" / authority).rglob("*.json"))
+    return sorted((services.settings.drop_root / "drop" / authority).rglob("*.p7m"))
 
 
 def deliveries(services: Services) -> list[DeliveryRow]:
@@ -44,7 +44,8 @@ def deliveries(services: Services) -> list[DeliveryRow]:
         return list(session.execute(select(DeliveryRow)).scalars())
 
 
-def test_child_missing_from_home_reaches_the_home_authority(services: Services) -> None:
+def test_child_missing_from_home_reaches_the_home_authority(services: Services,
+                                                            demo_pki: Any) -> None:
     receipt = send(services, compact("missing_from_home", force=DERBYSHIRE), DERBYSHIRE)
     assert receipt.status.value == "PROCESSED"
     assert set(deliver_all(services)) == {"SENT"}
@@ -54,7 +55,7 @@ def test_child_missing_from_home_reaches_the_home_authority(services: Services) 
     assert any("DE1 2FS" in r.reason for r in rows)
     copies = drop_files(services, "derby")
     assert len(copies) == len(rows)
-    document = json.loads(copies[0].read_text(encoding="utf-8"))
+    document = open_copy(copies[0], demo_pki, "derby")
     assert document["notification"]["police_reference"] == "DY-MP-2026-001902"
     assert document["notification"]["child"]["family_name"] == "Reid"
 
@@ -127,7 +128,7 @@ def test_worker_killed_mid_send_is_reclaimed_and_delivered_once(services: Servic
     assert set(deliver_all(services)) == {"SENT"}
     copies = [p for p in (services.settings.drop_root / "drop").rglob(f"{victim}*")]
     assert len(copies) == 1
-    assert copies[0].suffix == ".json"
+    assert copies[0].suffix == ".p7m"
 
 
 def test_found_follows_missing_to_every_recipient(services: Services) -> None:

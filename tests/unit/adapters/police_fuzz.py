@@ -45,10 +45,12 @@ def seed_documents(adapter: str) -> list[bytes]:
 
 
 def _elements(root: etree._Element) -> list[etree._Element]:
+    """Return every element of the tree (no comments or PIs)."""
     return [e for e in root.iter() if isinstance(e.tag, str)]
 
 
 def _drop(root: etree._Element, rng: random.Random) -> None:
+    """Remove one random element."""
     victims = [e for e in _elements(root) if e.getparent() is not None]
     if victims:
         victim = rng.choice(victims)
@@ -58,6 +60,7 @@ def _drop(root: etree._Element, rng: random.Random) -> None:
 
 
 def _duplicate(root: etree._Element, rng: random.Random) -> None:
+    """Repeat one random element beside itself."""
     victims = [e for e in _elements(root) if e.getparent() is not None]
     if victims:
         victim = rng.choice(victims)
@@ -65,6 +68,7 @@ def _duplicate(root: etree._Element, rng: random.Random) -> None:
 
 
 def _shuffle(root: etree._Element, rng: random.Random) -> None:
+    """Put one random element's children in random order."""
     parent = rng.choice(_elements(root))
     children = list(parent)
     rng.shuffle(children)
@@ -74,11 +78,13 @@ def _shuffle(root: etree._Element, rng: random.Random) -> None:
 
 
 def _change_text(root: etree._Element, rng: random.Random) -> None:
+    """Replace one element's text with a hostile value."""
     target = rng.choice(_elements(root))
     target.text = rng.choice(_NASTY_TEXT)
 
 
 def _change_attribute(root: etree._Element, rng: random.Random) -> None:
+    """Replace one attribute value with a hostile value."""
     candidates = [e for e in _elements(root) if e.attrib]
     if candidates:
         target = rng.choice(candidates)
@@ -87,6 +93,7 @@ def _change_attribute(root: etree._Element, rng: random.Random) -> None:
 
 
 def _rename(root: etree._Element, rng: random.Random) -> None:
+    """Rename one random element."""
     target = rng.choice(_elements(root))
     target.tag = rng.choice(["X", "Subject", "Nominal", "Risk", "Located", target.tag + "s"])
 

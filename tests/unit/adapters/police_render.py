@@ -98,29 +98,35 @@ NICHE_FACTORS = {
 
 
 def _iso(value: datetime | date) -> str:
+    """Write a date or date-time in ISO 8601."""
     return value.isoformat()
 
 
 def _bool(value: bool) -> str:
+    """Write an XSD boolean."""
     return "true" if value else "false"
 
 
 def _yn(value: bool) -> str:
+    """Write a Niche Y/N indicator."""
     return "Y" if value else "N"
 
 
 def _attrs(element: etree._Element, **values: str | None) -> None:
+    """Set the attributes whose values are not None."""
     for key, value in values.items():
         if value is not None:
             element.set(key, value)
 
 
 def _text(parent: etree._Element, tag: str, value: str | None) -> None:
+    """Append a text child element unless the value is None."""
     if value is not None:
         etree.SubElement(parent, tag).text = value
 
 
 def _compact_address(parent: etree._Element, tag: str, address: Address | None) -> None:
+    """Append a COMPACT address element."""
     if address is None:
         return
     element = etree.SubElement(parent, tag)
@@ -130,6 +136,7 @@ def _compact_address(parent: etree._Element, tag: str, address: Address | None) 
 
 
 def _compact_contact(parent: etree._Element, tag: str, person: Person) -> None:
+    """Append a COMPACT contact (informant or associate) element."""
     element = etree.SubElement(parent, tag)
     _attrs(element, name=person.name, relationship=person.relationship, telephone=person.phone)
 
@@ -224,6 +231,7 @@ def to_compact(n: Notification) -> bytes:
 
 
 def _niche_location(parent: etree._Element, tag: str, address: Address | None) -> None:
+    """Append a Niche location element."""
     if address is None:
         return
     element = etree.SubElement(parent, tag)
@@ -233,6 +241,7 @@ def _niche_location(parent: etree._Element, tag: str, address: Address | None) -
 
 
 def _niche_person(parent: etree._Element, involvement: str, person: Person) -> None:
+    """Append a Niche nominal for a reporter or associate."""
     nominal = etree.SubElement(parent, "Nominal", involvement=involvement)
     forename, _, surname = person.name.rpartition(" ")
     _text(nominal, "Surname", surname)

@@ -23,6 +23,7 @@ INVALID = [(name, path) for name in ADAPTERS for path in invalid_cases(name)]
 
 
 def _id(case: tuple[str, Path]) -> str:
+    """Name a fixture case for pytest."""
     return f"{case[0]}/{case[1].stem}"
 
 

@@ -30,6 +30,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _with(mapping: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Return a copy of `mapping` with some field entries replaced."""
     changed = copy.deepcopy(mapping)
     changed["fields"].update(fields)
     return changed
@@ -192,6 +193,8 @@ def test_parse_with_invalid_overrides_is_a_configuration_error_not_invalid_input
     raw = (FIXTURES / "compact" / "missing_reported_basic.xml").read_bytes()
     with pytest.raises(MappingError):
         CompactAdapter().parse(raw, {"forbidden_grades": ["NEVER"]})
+    with pytest.raises(MappingError):
+        CompactAdapter().parse(raw, ["not", "a", "dict"])  # type: ignore[arg-type]
 
 
 def test_forbidden_grades_come_from_the_forces_overrides() -> None:

@@ -45,11 +45,13 @@ POSTCODES = ["CV34 4RL", "DE1 2FS", "ME4 4TR", "DN31 1NB", "EC1A 1BB", "W1A 0AX"
 
 
 def _word(max_size: int) -> st.SearchStrategy[str]:
+    """Draw one word of letters, accented ones included."""
     return st.text(alphabet=LETTERS, min_size=1, max_size=max_size)
 
 
 @st.composite
 def _name(draw: st.DrawFn, max_size: int = 35) -> str:
+    """Draw a POLE name: words joined by space, hyphen or apostrophe, at most 35 chars."""
     first = draw(_word(12))
     rest = draw(
         st.lists(
@@ -71,17 +73,20 @@ _optional_text = st.none() | _text
 
 @st.composite
 def _moment(draw: st.DrawFn) -> datetime:
+    """Draw a 2026 date-time at GMT or BST offset."""
     base = datetime(2026, 1, 1) + timedelta(minutes=draw(st.integers(0, 365 * 24 * 60)))
     return base.replace(tzinfo=draw(st.sampled_from([GMT, BST])))
 
 
 @st.composite
 def _phone(draw: st.DrawFn) -> str:
+    """Draw a UK E.164 telephone number."""
     return "+44" + draw(st.text(alphabet=string.digits, min_size=10, max_size=10))
 
 
 @st.composite
 def _nhs_number(draw: st.DrawFn) -> str:
+    """Draw an NHS number with a correct check digit."""
     digits = draw(st.text(alphabet=string.digits, min_size=9, max_size=9))
     check = 11 - sum(int(d) * (10 - i) for i, d in enumerate(digits)) % 11
     check = 0 if check == 11 else check
@@ -92,6 +97,7 @@ def _nhs_number(draw: st.DrawFn) -> str:
 
 @st.composite
 def _address(draw: st.DrawFn, postcode_required: bool = False) -> Address:
+    """Draw an address with lines, a postcode, or both."""
     lines = tuple(draw(st.lists(_text, max_size=3)))
     postcode = (
         draw(st.sampled_from(POSTCODES))
@@ -105,12 +111,14 @@ def _address(draw: st.DrawFn, postcode_required: bool = False) -> Address:
 
 @st.composite
 def _person(draw: st.DrawFn) -> Person:
+    """Draw a reporter or associate."""
     name = f"{draw(_word(20))} {draw(_word(20))}"
     return Person(name, draw(_optional_text), draw(st.none() | _phone()))
 
 
 @st.composite
 def _child(draw: st.DrawFn, on: date) -> Child:
+    """Draw a child born on or before `on`."""
     return Child(
         given_name=draw(_name()),
         family_name=draw(_name()),
@@ -129,6 +137,7 @@ def _child(draw: st.DrawFn, on: date) -> Child:
 
 @st.composite
 def _placement(draw: st.DrawFn) -> Placement:
+    """Draw a placement, with a postcode where its type needs one."""
     kind = draw(st.sampled_from(list(PlacementType)))
     needs = kind in (PlacementType.FOSTER, PlacementType.RESIDENTIAL)
     address = draw(_address(postcode_required=True)) if needs else draw(st.none() | _address())
@@ -142,14 +151,16 @@ def _placement(draw: st.DrawFn) -> Placement:
 
 
 @st.composite
-def _risk(draw: st.DrawFn) -> RiskAssessment:
+def _risk(draw: st.DrawFn, regrading: bool = False) -> RiskAssessment:
+    """Draw a risk assessment; a regrading always says who and why."""
     factors = draw(st.lists(st.sampled_from(list(RiskFactor)), max_size=4, unique=True))
+    who_and_why = _text if regrading else _optional_text  # a regrading must say both
     return RiskAssessment(
         grade=draw(st.sampled_from(list(RiskGrade))),
         assessed_at=draw(_moment()),
         factors=tuple(factors),
-        authorised_by=draw(_optional_text),
-        rationale=draw(_optional_text),
+        authorised_by=draw(who_and_why),
+        rationale=draw(who_and_why),
     )
 
 
@@ -175,12 +186,13 @@ def notifications(draw: st.DrawFn) -> Notification:
             found_place=draw(_optional_text),
             found_by=draw(_optional_text),
             returned_to=draw(_optional_text),
-            prevention_interview_done=draw(st.booleans()),
-            prevention_interview_reason=draw(_optional_text),
+            prevention_interview_done=(done := draw(st.booleans())),
+            # Without an interview, police must record why not.
+            prevention_interview_reason=draw(_optional_text if done else _text),
         )
     child = draw(_child(reference)) if needs_missing or draw(st.booleans()) else None
     risk = (
-        draw(_risk())
+        draw(_risk(regrading=event is EventType.RISK_REGRADED))
         if event in (EventType.MISSING_REPORTED, EventType.RISK_REGRADED) or draw(st.booleans())
         else None
     )

@@ -16,6 +16,7 @@ ROOT = ("MissingPersonNotification",)
 
 
 def _reasons(raw: object, limits: XmlLimits = DEFAULT_LIMITS) -> list[str]:
+    """Parse and return the rejection reasons, checking they are all on `document`."""
     with pytest.raises(InvalidMessage) as caught:
         parse_document(raw, ROOT, limits)  # type: ignore[arg-type]
     assert caught.value.errors, "a rejection must carry at least one reason"
@@ -24,6 +25,7 @@ def _reasons(raw: object, limits: XmlLimits = DEFAULT_LIMITS) -> list[str]:
 
 
 def _nested(depth: int) -> bytes:
+    """Return a document whose elements nest `depth` levels deep."""
     return (
         b"<MissingPersonNotification>"
         + b"<a>" * (depth - 1)

@@ -185,7 +185,8 @@ def test_missing_front_door_is_a_problem(root: Path) -> None:
 
 
 def test_encrypted_channel_needs_a_certificate(root: Path) -> None:
-    edit(root / "authorities" / "kent.yaml", "encryption: none", "encryption: cms")
+    edit(root / "authorities" / "kent.yaml",
+         "    certificate: keys/pki/parties/kent-enc.pem\n", "")
     [(file, key, reason)] = problems_of(root)
     assert (file, key) == ("kent.yaml", "teams.front_door.certificate")
     assert "certificate" in reason

@@ -1,0 +1,1 @@
+"""Dashboard accounts: users with roles, passwords, second factors, sessions and scope."""

@@ -1,0 +1,132 @@
+"""Who may see what: the scope rules of each role, as SQL conditions and plain checks.
+
+An authority user sees the episodes their authority acts on or is told of (a delivery to it,
+or it is the episode's responsible or host authority); a force user sees its own force's
+episodes; regional coordinators and administrators see everything. Everything else (deliveries,
+clocks, items, audit entries) is visible when its episode is.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from gateway.accounts.roles import Role, Viewer
+from gateway.domain.enums import RecipientRole
+from gateway.store.models import (
+    ClockRow,
+    CoordinatorItemRow,
+    DeliveryRow,
+    EpisodeRow,
+    InboundMessage,
+)
+
+
+def episode_condition(viewer: Viewer) -> ColumnElement[bool]:
+    """Return the SQL condition on EpisodeRow for the episodes `viewer` may see."""
+    if viewer.role.sees_everything:
+        return true()
+    org = viewer.organisation
+    if org is None:
+        return false()
+    if viewer.role is Role.FORCE:
+        return EpisodeRow.force == org
+    told = exists().where(DeliveryRow.episode_id == EpisodeRow.id, DeliveryRow.authority == org)
+    return or_(EpisodeRow.responsible_authority == org, EpisodeRow.host_authority == org, told)
+
+
+def delivery_condition(viewer: Viewer) -> ColumnElement[bool]:
+    """Return the SQL condition on DeliveryRow: deliveries of the episodes `viewer` may see."""
+    if viewer.role.sees_everything:
+        return true()
+    return DeliveryRow.episode_id.in_(select(EpisodeRow.id).where(episode_condition(viewer)))
+
+
+def item_condition(viewer: Viewer) -> ColumnElement[bool]:
+    """Return the SQL condition on CoordinatorItemRow for the items `viewer` may see."""
+    if viewer.role.sees_everything:
+        return true()
+    visible = select(EpisodeRow.id).where(episode_condition(viewer))
+    own = (CoordinatorItemRow.authority == viewer.organisation
+           if viewer.role is Role.AUTHORITY else CoordinatorItemRow.force == viewer.organisation)
+    return or_(own, CoordinatorItemRow.episode_id.in_(visible))
+
+
+def inbound_condition(viewer: Viewer) -> ColumnElement[bool]:
+    """Return the SQL condition on InboundMessage: a force sees what it sent, councils none."""
+    if viewer.role.sees_everything:
+        return true()
+    if viewer.role is Role.FORCE:
+        return InboundMessage.sender == viewer.organisation
+    return false()
+
+
+def clock_condition(viewer: Viewer) -> ColumnElement[bool]:
+    """Return the SQL condition on ClockRow: clocks of visible episodes and their deliveries."""
+    if viewer.role.sees_everything:
+        return true()
+    episodes = select(EpisodeRow.id).where(episode_condition(viewer))
+    deliveries = select(DeliveryRow.id).where(delivery_condition(viewer))
+    return or_(and_(ClockRow.subject_type == "episode", ClockRow.subject_id.in_(episodes)),
+               and_(ClockRow.subject_type == "delivery", ClockRow.subject_id.in_(deliveries)))
+
+
+def can_see_episode(session: Session, viewer: Viewer, episode_id: str) -> bool:
+    """Say whether `viewer` may open the episode with this id."""
+    found = session.execute(select(EpisodeRow.id).where(
+        EpisodeRow.id == episode_id, episode_condition(viewer))).first()
+    return found is not None
+
+
+def child_profile(session: Session, viewer: Viewer, episode: EpisodeRow) -> str | None:
+    """Return the minimisation profile to show the child through, or None for the full record.
+
+    An authority user sees the child as its most privileged copy showed it: an action copy's
+    profile if it acts, else the profile of the information copy it was sent.
+    """
+    if viewer.role is not Role.AUTHORITY:
+        return None
+    rows = session.execute(select(DeliveryRow.role, DeliveryRow.profile).where(
+        DeliveryRow.episode_id == episode.id,
+        DeliveryRow.authority == viewer.organisation)).all()
+    for role, profile in rows:
+        if role == RecipientRole.ACTION.value:
+            return str(profile)
+    if rows:
+        return str(rows[0][1])
+    if episode.responsible_authority == viewer.organisation:
+        return "responsible_action"
+    return "host_information"
+
+
+def may_resend(viewer: Viewer, delivery: DeliveryRow) -> bool:
+    """Say whether `viewer` may re-send this held delivery."""
+    if viewer.role.sees_everything:
+        return True
+    return viewer.role is Role.AUTHORITY and delivery.authority == viewer.organisation
+
+
+def may_route(viewer: Viewer) -> bool:
+    """Say whether `viewer` may set the responsible authority of an unroutable notification."""
+    return viewer.role.sees_everything
+
+
+def may_resolve(viewer: Viewer, item: CoordinatorItemRow, episode_visible: bool) -> bool:
+    """Say whether `viewer` may resolve this coordinator item."""
+    if viewer.role.sees_everything:
+        return True
+    if viewer.role is Role.AUTHORITY:
+        return item.authority == viewer.organisation or episode_visible
+    return item.force == viewer.organisation or episode_visible
+
+
+def may_record_rhi(viewer: Viewer, episode_visible: bool) -> bool:
+    """Say whether `viewer` may record an RHI outcome by hand (councils and coordinators)."""
+    if viewer.role.sees_everything:
+        return True
+    return viewer.role is Role.AUTHORITY and episode_visible
+
+
+def may_see_operations(viewer: Viewer) -> bool:
+    """Say whether `viewer` may see the audit log and the authorities and channels page."""
+    return viewer.role.sees_everything

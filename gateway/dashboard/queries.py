@@ -1,0 +1,268 @@
+"""Read-side queries of the dashboard: what needs action today, lists, search, each scoped.
+
+Every function takes the session, the viewer and `now`, and returns plain rows for templates.
+Tracking's clocks are read from the clocks table only (kinds starting `ack` and `rhi`), and
+escalations and repeat-missing alerts from coordinator items, so this module needs nothing
+from the tracking package's code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from gateway.accounts.roles import Viewer
+from gateway.accounts.scope import (
+    clock_condition,
+    delivery_condition,
+    episode_condition,
+    inbound_condition,
+    item_condition,
+)
+from gateway.domain.enums import DeliveryStatus, EpisodeState, InboundStatus, RiskGrade
+from gateway.store.models import (
+    ClockRow,
+    CoordinatorItemRow,
+    DeliveryRow,
+    EpisodeRow,
+    InboundMessage,
+)
+
+# Coordinator item kinds raised when routing could not find who must act.
+ROUTING_KINDS = ("no_route", "find_responsible_authority", "unknown_authority",
+                 "postcode_unresolved", "outside_england", "placement_postcode_missing")
+# Kinds shown in their own Today lists (or elsewhere) rather than under "other items".
+_LISTED_KINDS = (*ROUTING_KINDS, "delivery_held", "quarantined")
+# Clock states after which a clock no longer needs anyone.
+CLOSED_CLOCK_STATES = ("CANCELLED", "DONE", "MET", "COMPLETED", "STOPPED")
+RISK_ORDER = (RiskGrade.HIGH.value, RiskGrade.MEDIUM.value, RiskGrade.LOW.value,
+              RiskGrade.NO_APPARENT_RISK.value)
+LIST_LIMIT = 25
+
+
+@dataclass(frozen=True)
+class ClockView:
+    """A clock that needs attention, with the episode it belongs to."""
+
+    id: str
+    kind: str
+    due_at: datetime
+    state: str
+    episode_id: str | None
+    police_reference: str | None
+    authority: str | None
+
+
+@dataclass
+class Section:
+    """One Today list: a key, a heading, how many in all and the first rows."""
+
+    key: str
+    title: str
+    count: int
+    rows: Sequence[Any]
+    kind: str  # which row template to use: deliveries | inbound | items | clocks | episodes
+
+
+@dataclass
+class TodayView:
+    """Everything on the Today page."""
+
+    sections: list[Section]
+    risk_counts: dict[str, int]
+    open_episodes: Sequence[EpisodeRow]
+    open_count: int
+    generated_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        """Return the count of every section, by key (for the live endpoint)."""
+        result = {s.key: s.count for s in self.sections}
+        result["open_episodes"] = self.open_count
+        return result
+
+
+def _count(session: Session, stmt: Any) -> int:
+    """Return the number of rows a select would give."""
+    return int(session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one())
+
+
+def _section(session: Session, key: str, title: str, kind: str, stmt: Any,
+             order: Sequence[Any], limit: int) -> Section:
+    """Build one section from a select of ORM rows."""
+    rows = session.execute(stmt.order_by(*order).limit(limit)).scalars().all()
+    return Section(key, title, _count(session, stmt), rows, kind)
+
+
+def _open_items(viewer: Viewer, *conditions: ColumnElement[bool]) -> Any:
+    """Return a select of the open coordinator items the viewer may see, filtered."""
+    return select(CoordinatorItemRow).where(CoordinatorItemRow.resolved_at.is_(None),
+                                            item_condition(viewer), *conditions)
+
+
+def _clocks(session: Session, viewer: Viewer, kind_prefix: str, since: datetime | None,
+            until: datetime, limit: int) -> tuple[int, list[ClockView]]:
+    """Return open clocks of a kind due before `until` (and not before `since`)."""
+    conditions = [ClockRow.kind.like(f"{kind_prefix}%"), ClockRow.due_at < until,
+                  ClockRow.state.not_in(CLOSED_CLOCK_STATES), clock_condition(viewer)]
+    if since is not None:
+        conditions.append(ClockRow.due_at >= since)
+    stmt = select(ClockRow).where(*conditions)
+    count = _count(session, stmt)
+    rows = session.execute(stmt.order_by(ClockRow.due_at).limit(limit)).scalars().all()
+    return count, _clock_views(session, rows)
+
+
+def _clock_views(session: Session, rows: Sequence[ClockRow]) -> list[ClockView]:
+    """Attach episode references to clocks (a clock's subject is an episode or a delivery)."""
+    delivery_ids = [r.subject_id for r in rows if r.subject_type == "delivery"]
+    by_delivery: dict[str, tuple[str, str]] = {}
+    if delivery_ids:
+        by_delivery = {d: (e, a) for d, e, a in session.execute(select(
+            DeliveryRow.id, DeliveryRow.episode_id, DeliveryRow.authority).where(
+            DeliveryRow.id.in_(delivery_ids))).all()}
+    episode_ids = {r.subject_id for r in rows if r.subject_type == "episode"}
+    episode_ids |= {e for e, _ in by_delivery.values()}
+    references: dict[str, str] = {}
+    if episode_ids:
+        references = {i: ref for i, ref in session.execute(select(
+            EpisodeRow.id, EpisodeRow.police_reference).where(
+            EpisodeRow.id.in_(episode_ids))).all()}
+    views = []
+    for row in rows:
+        episode_id, authority = (row.subject_id, None) if row.subject_type == "episode" else (
+            by_delivery.get(row.subject_id, (None, None)))
+        views.append(ClockView(row.id, row.kind, row.due_at, row.state, episode_id,
+                               references.get(episode_id or ""),
+                               authority or row.data.get("authority")))
+    return views
+
+
+def risk_rank() -> Any:
+    """Return an SQL expression ordering episodes from high risk to no apparent risk."""
+    return case({grade: rank for rank, grade in enumerate(RISK_ORDER)},
+                value=EpisodeRow.risk_grade, else_=len(RISK_ORDER))
+
+
+def today(session: Session, viewer: Viewer, now: datetime,
+          limit: int = LIST_LIMIT) -> TodayView:
+    """Return the counts and first rows of everything that needs action for `viewer`."""
+    sections = [
+        _section(session, "held", "Held deliveries", "deliveries",
+                 select(DeliveryRow).where(DeliveryRow.status == DeliveryStatus.HELD.value,
+                                           delivery_condition(viewer)),
+                 [DeliveryRow.created_at], limit),
+        _section(session, "quarantined", "Quarantined messages", "inbound",
+                 select(InboundMessage).where(
+                     InboundMessage.status == InboundStatus.QUARANTINED.value,
+                     inbound_condition(viewer)),
+                 [InboundMessage.received_at.desc()], limit),
+        _section(session, "unroutable", "Unroutable notifications", "items",
+                 _open_items(viewer, CoordinatorItemRow.kind.in_(ROUTING_KINDS)),
+                 [CoordinatorItemRow.created_at.desc()], limit),
+    ]
+    count, rows = _clocks(session, viewer, "ack", None, now, limit)
+    sections.insert(0, Section("unacknowledged", "Deliveries not acknowledged in time", count,
+                               rows, "clocks"))
+    count, rows = _clocks(session, viewer, "rhi", None, now, limit)
+    sections.append(Section("rhi_overdue", "Return home interviews overdue", count, rows,
+                            "clocks"))
+    count, rows = _clocks(session, viewer, "rhi", now, now + timedelta(hours=24), limit)
+    sections.append(Section("rhi_due", "Return home interviews due in 24 hours", count, rows,
+                            "clocks"))
+    sections.append(_section(session, "escalations", "Escalations", "items",
+                             _open_items(viewer, CoordinatorItemRow.kind.like("escalat%")),
+                             [CoordinatorItemRow.created_at.desc()], limit))
+    sections.append(_section(session, "repeat_missing", "Repeat missing", "items",
+                             _open_items(viewer, CoordinatorItemRow.kind.like("repeat%")),
+                             [CoordinatorItemRow.created_at.desc()], limit))
+    sections.append(_section(session, "other_items", "Other open items", "items",
+                             _open_items(viewer, CoordinatorItemRow.kind.not_in(_LISTED_KINDS),
+                                         CoordinatorItemRow.kind.not_like("escalat%"),
+                                         CoordinatorItemRow.kind.not_like("repeat%")),
+                             [CoordinatorItemRow.created_at.desc()], limit))
+    open_condition = (EpisodeRow.state == EpisodeState.MISSING.value, episode_condition(viewer))
+    risk_counts = {str(grade or "UNGRADED"): int(n) for grade, n in session.execute(
+        select(EpisodeRow.risk_grade, func.count()).where(*open_condition).group_by(
+            EpisodeRow.risk_grade)).all()}
+    open_episodes = session.execute(select(EpisodeRow).where(*open_condition).order_by(
+        risk_rank(), EpisodeRow.opened_at).limit(limit)).scalars().all()
+    return TodayView(sections=sections, risk_counts=risk_counts, open_episodes=open_episodes,
+                     open_count=sum(risk_counts.values()), generated_at=now)
+
+
+def deliveries(session: Session, viewer: Viewer, *, status: str | None = None,
+               authority: str | None = None, limit: int = 100) -> list[DeliveryRow]:
+    """Return the latest deliveries the viewer may see, optionally by status and authority."""
+    stmt = select(DeliveryRow).where(delivery_condition(viewer))
+    if status:
+        stmt = stmt.where(DeliveryRow.status == status)
+    if authority:
+        stmt = stmt.where(DeliveryRow.authority == authority)
+    return list(session.execute(stmt.order_by(DeliveryRow.created_at.desc()).limit(limit))
+                .scalars())
+
+
+def references(session: Session, episode_ids: set[str]) -> dict[str, str]:
+    """Return the police reference of each episode id given."""
+    if not episode_ids:
+        return {}
+    return {i: ref for i, ref in session.execute(select(EpisodeRow.id, EpisodeRow.police_reference)
+                                                 .where(EpisodeRow.id.in_(episode_ids))).all()}
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """What a person searched for; empty fields are ignored, names and dates match exactly."""
+
+    police_reference: str = ""
+    council_child_id: str = ""
+    name: str = ""
+    date_of_birth: str = ""
+    authority: str = ""
+
+    def is_empty(self) -> bool:
+        """Say whether nothing was asked."""
+        return not any((self.police_reference, self.council_child_id, self.name,
+                        self.date_of_birth, self.authority))
+
+    def as_dict(self) -> dict[str, str]:
+        """Return the non-empty fields (written to the audit log)."""
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+def search(session: Session, viewer: Viewer, query: SearchQuery,
+           limit: int = 100) -> list[EpisodeRow]:
+    """Return the episodes the viewer may see that match every field given."""
+    if query.is_empty():
+        return []
+    stmt = select(EpisodeRow).where(episode_condition(viewer))
+    if query.police_reference:
+        stmt = stmt.where(EpisodeRow.police_reference == query.police_reference.strip())
+    if query.council_child_id:
+        stmt = stmt.where(EpisodeRow.council_child_id == query.council_child_id.strip())
+    if query.name:
+        stmt = stmt.where(func.lower(EpisodeRow.child_name) == " ".join(
+            query.name.lower().split()))
+    if query.date_of_birth:
+        stmt = stmt.where(EpisodeRow.child_dob == query.date_of_birth.strip())
+    if query.authority:
+        told = select(DeliveryRow.episode_id).where(DeliveryRow.authority == query.authority)
+        stmt = stmt.where(or_(EpisodeRow.responsible_authority == query.authority,
+                              EpisodeRow.host_authority == query.authority,
+                              EpisodeRow.id.in_(told)))
+    return list(session.execute(stmt.order_by(EpisodeRow.opened_at.desc()).limit(limit))
+                .scalars())
+
+
+def delivery_counts(session: Session, viewer: Viewer) -> dict[str, int]:
+    """Return how many deliveries the viewer may see in each status."""
+    return {str(s): int(n) for s, n in session.execute(
+        select(DeliveryRow.status, func.count()).where(delivery_condition(viewer))
+        .group_by(DeliveryRow.status)).all()}
+
