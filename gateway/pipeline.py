@@ -234,7 +234,7 @@ class Pipeline:
             receipt = self._quarantine(session, message, [FieldError(
                 "force", f"this sender is registered for force {message.sender!r} and may not "
                 "send for another force", notification.force)], now)
-            return Receipt(**{**receipt.__dict__, "forbidden": True}), []
+            return replace(receipt, forbidden=True), []
         return self._apply(session, message, notification, now, actor)
 
     def _apply(self, session: Session, message: InboundMessage, notification: Notification,

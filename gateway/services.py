@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from adapters.base import CaseSystemAdapter, PoliceAdapter, Rendered
