@@ -27,13 +27,23 @@ from lxml import etree
 
 from adapters.xml_safety import load_trusted_xml, parse_document
 from gateway.domain.enums import EventType
-from gateway.domain.errors import FieldError, InvalidMessage
+from gateway.domain.errors import FieldError, GatewayError, InvalidMessage
 from gateway.domain.receipts import (
     CaseSystemReceipt,
     GatewayReference,
     MatchKey,
     RhiOutcome,
 )
+
+
+class UnsupportedEvent(GatewayError):
+    """An event a case system's import format has no place for (the copy is held, not lost)."""
+
+    def __init__(self, system: str, event: str) -> None:
+        self.system = system
+        self.event = event
+        super().__init__(f"the {system} import format has no form for {event}; send this "
+                         "authority's copy as secure_mail")
 
 
 @dataclass(frozen=True)
@@ -96,8 +106,9 @@ def add(parent: etree._Element, tag: str, text: object = None,
     namespace = etree.QName(parent).namespace
     element = etree.SubElement(parent, f"{{{namespace}}}{tag}" if namespace else tag)
     for name, value in attributes.items():
-        if value is not None:
-            element.set(name, xml_text(value))
+        attribute = None if value is None else xml_text(value)
+        if attribute:  # an empty attribute says nothing: leave it out
+            element.set(name, attribute)
     if text is not None:
         element.text = xml_text(text)
     return element
@@ -141,7 +152,7 @@ class XsdValidator:
                 for entry in schema.error_log]  # type: ignore[attr-defined]
 
 
-_NS_IN_MESSAGE = re.compile(r"\{[^}]*\}")
+_NS_IN_MESSAGE = re.compile(r"\{[A-Za-z][A-Za-z0-9+.-]*:[^}]*\}")
 
 
 def _clean(message: str) -> str:

@@ -62,17 +62,13 @@ def report(name: str, measure: Callable[[bool], float], count: int) -> None:
     print(f"{name:5} speed-up from reuse: {on / off:5.1f}x")
 
 
-def main() -> None:
-    """Start the servers, run both transports both ways, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--count", type=int, default=200, help="deliveries per run (max 2000)")
-    parser.add_argument("--size", type=int, default=8192, help="bytes of content per delivery")
-    args = parser.parse_args()
-    count = max(1, min(args.count, MAX_COUNT))
+def print_table(count: int, size: int) -> None:
+    """Start the servers, send `count` copies of `size` bytes each way; print the figures."""
+    count = max(1, min(count, MAX_COUNT))
     with tempfile.TemporaryDirectory(prefix="bench-transports-") as tmp:
         root = Path(tmp)
         with SshServer(root / "sshd") as sshd:
-            sftp_content = os.urandom(args.size)
+            sftp_content = os.urandom(size)
 
             def measure_sftp(reuse: bool) -> float:
                 target = sshd.drop_dir / ("reuse" if reuse else "fresh")
@@ -83,7 +79,7 @@ def main() -> None:
 
             report("sftp", measure_sftp, count)
         with SmtpServer(root / "smtp") as smtpd:
-            entity = smime_entity(args.size)
+            entity = smime_entity(size)
 
             def measure_smtp(reuse: bool) -> float:
                 transport = SmtpTransport(gateway_host="bench.gateway.example")
@@ -91,6 +87,15 @@ def main() -> None:
 
             report("smtp", measure_smtp, count)
             print(f"smtp  mails received: {len(smtpd.mails)}")
+
+
+def main() -> None:
+    """Start the servers, run both transports both ways, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=200, help="deliveries per run (max 2000)")
+    parser.add_argument("--size", type=int, default=8192, help="bytes of content per delivery")
+    args = parser.parse_args()
+    print_table(args.count, args.size)
 
 
 if __name__ == "__main__":

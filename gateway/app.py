@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Flask, Response, jsonify
 
+from gateway.dashboard import quarantine_page
 from gateway.dashboard.status import status_page
+from gateway.intake import quarantine
 from gateway.intake.api import intake
 from gateway.openapi import build_spec
 from gateway.services import Services
@@ -19,6 +21,8 @@ def create_app(services: Services | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = None  # the intake enforces its own limit with a 413 body
     app.register_blueprint(intake)
     app.register_blueprint(status_page)
+    quarantine.register(app)
+    quarantine_page.register(app)
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:

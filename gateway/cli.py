@@ -16,6 +16,8 @@ from typing import Any
 import click
 
 from gateway.clock import system_clock
+from gateway.intake.cli import intake as intake_group
+from gateway.intake.cli import quarantine as quarantine_group
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 
@@ -352,6 +354,9 @@ def deliveries_resend(delivery_id: str, actor: str) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{delivery_id}: {status}")
 
+
+main.add_command(intake_group)
+main.add_command(quarantine_group)
 
 if __name__ == "__main__":
     main()

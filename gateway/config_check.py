@@ -15,6 +15,10 @@ def check_all(root: Path) -> list[ConfigProblem]:
     from adapters.registry import POLICE_ADAPTERS, validate_police_mapping
 
     directory = load_directory(root)
+    from gateway.intake.sftp_poller import check_pull_sections
+
+    for reason in check_pull_sections(directory.forces.values()):
+        problems.append(ConfigProblem(str(root / "forces"), "pull", reason))
     for force in directory.forces.values():
         source = root / "forces" / f"{force.id}.yaml"
         if force.adapter not in POLICE_ADAPTERS:

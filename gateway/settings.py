@@ -73,6 +73,7 @@ class Settings:
     data_key: str | None = None  # base64 AES-256 key for sealing raw messages at rest
     embedded: bool = True
     sweep_seconds: int = 30
+    pull_seconds: int = 60
     stuck_after_seconds: int = 120
     retry_ceiling_hours: int = 24
     extra: dict[str, str] = field(default_factory=dict)
@@ -129,6 +130,7 @@ def _build() -> Settings:
         data_key=_env("GATEWAY_DATA_KEY"),
         embedded=database_url.startswith("sqlite"),
         sweep_seconds=_int("GATEWAY_SWEEP_SECONDS", 30),
+        pull_seconds=_int("GATEWAY_PULL_SECONDS", 60),
         stuck_after_seconds=_int("GATEWAY_STUCK_AFTER_SECONDS", 120),
         retry_ceiling_hours=_int("GATEWAY_RETRY_CEILING_HOURS", 24),
     )

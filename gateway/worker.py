@@ -50,6 +50,7 @@ def make_celery() -> Celery:
             {"visibility_timeout": 3600} if settings.broker_url.startswith("redis") else {}),
         beat_schedule={
             "sweep": {"task": "gateway.sweep", "schedule": float(settings.sweep_seconds)},
+            "poll-sftp": {"task": "gateway.poll_sftp", "schedule": float(settings.pull_seconds)},
         },
         timezone="UTC",
     )
@@ -90,6 +91,14 @@ def sweep() -> dict[str, Any]:
         stuck_after=timedelta(seconds=services.settings.stuck_after_seconds))
     return {"requeued": report.requeued, "reclaimed": report.reclaimed,
             "reprocessed": report.reprocessed}
+
+
+@celery_app.task(name="gateway.poll_sftp")  # type: ignore[untyped-decorator]
+def poll_sftp() -> list[dict[str, Any]]:
+    """Take files from every force that drops them on SFTP."""
+    from gateway.intake.sftp_poller import poll_forces
+
+    return [report.as_dict() for report in poll_forces(get_services())]
 
 
 def enqueue_deliveries(ids: Iterable[str]) -> None:

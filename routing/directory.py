@@ -146,6 +146,7 @@ class Force:
     feedback_channel: Channel | None = None
     area_authorities: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
+    pull: Mapping[str, object] | None = None  # SFTP outbox the gateway polls, if any
 
 
 def normalise_name(name: str) -> str:

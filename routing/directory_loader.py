@@ -200,6 +200,9 @@ class ForceSchema(_Strict):
     mapping = fields.Dict(keys=fields.String())
     feedback_channel = fields.Nested(ChannelSchema, required=True)
     area_authorities = fields.List(fields.String(validate=_SLUG))
+    # Where the gateway pulls this force's files from (SFTP); checked in full by
+    # `gateway config check` (gateway.intake.sftp_poller.check_pull_sections).
+    pull = fields.Dict(keys=fields.String())
 
 
 class DefaultsSchema(_Strict):
@@ -453,4 +456,5 @@ def _force(data: Mapping[str, Any]) -> Force:
         feedback_channel=_channel(data["feedback_channel"], "canonical_json"),
         area_authorities=tuple(data.get("area_authorities", ())),
         aliases=tuple(data.get("aliases", ())),
+        pull=MappingProxyType(dict(data["pull"])) if "pull" in data else None,
     )

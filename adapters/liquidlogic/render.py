@@ -16,6 +16,7 @@ from lxml import etree
 from adapters.base import Rendered
 from adapters.case_receipts import (
     STATUS_BY_EVENT,
+    UnsupportedEvent,
     add,
     add_person,
     add_person_match,
@@ -48,6 +49,8 @@ YES_NO_NA = {"Y": "Yes", "N": "No", "NA": "NA"}
 
 def render_liquidlogic(notification: Notification, profile: str) -> Rendered:
     """Return the LCS feed file for `notification`, minimised for `profile`."""
+    if notification.event.value not in OPERATIONS:
+        raise UnsupportedEvent("liquidlogic", notification.event.value)
     data = minimise(notification_to_json(notification), profile)
     return Rendered(content=to_bytes(build_feed(data, profile)), media_type=MEDIA_TYPE,
                     suffix=SUFFIX)
@@ -65,9 +68,10 @@ def build_feed(data: Mapping[str, Any], profile: str) -> etree._Element:
     add_person_match(root, person_match(child))
     add_person(root, child)
     _add_record(root, data, event, profile)
-    summary = summary_text(build_summary(data, profile))
-    add(root, "Document", "\n" + base64.encodebytes(summary.encode("utf-8")).decode("ascii"),
-        fileName=document_name(data), title=f"Police notification: {event}",
+    summary = build_summary(data, profile)
+    text = summary_text(summary)
+    add(root, "Document", "\n" + base64.encodebytes(text.encode("utf-8")).decode("ascii"),
+        fileName=document_name(data), title=summary.title,
         mediaType="text/plain; charset=utf-8", encoding="base64")
     return root
 

@@ -16,6 +16,7 @@ from lxml import etree
 from adapters.base import Rendered
 from adapters.case_receipts import (
     STATUS_BY_EVENT,
+    UnsupportedEvent,
     add,
     add_person,
     add_person_match,
@@ -52,6 +53,8 @@ MISSING_TYPE_NAMES = {"M": "Missing", "A": "Absent"}
 
 def render_mosaic(notification: Notification, profile: str) -> Rendered:
     """Return the Mosaic import file for `notification`, minimised for `profile`."""
+    if notification.event.value not in ACTIONS:
+        raise UnsupportedEvent("mosaic", notification.event.value)
     data = minimise(notification_to_json(notification), profile)
     return Rendered(content=to_bytes(build_import(data, profile)), media_type=MEDIA_TYPE,
                     suffix=SUFFIX)
@@ -74,9 +77,10 @@ def build_import(data: Mapping[str, Any], profile: str) -> etree._Element:
         add(root, "Alert", text, level=level)
     action = next_action(event, profile)
     add(root, "NextAction", action.text, team=action.team)
-    summary = summary_text(build_summary(data, profile))
-    add(root, "Document", "\n" + base64.encodebytes(summary.encode("utf-8")).decode("ascii"),
-        fileName=document_name(data), title=f"Police notification: {event}",
+    summary = build_summary(data, profile)
+    text = summary_text(summary)
+    add(root, "Document", "\n" + base64.encodebytes(text.encode("utf-8")).decode("ascii"),
+        fileName=document_name(data), title=summary.title,
         mediaType="text/plain; charset=utf-8", encoding="base64")
     return root
 

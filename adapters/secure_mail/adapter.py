@@ -72,7 +72,7 @@ class SecureMailAdapter:
         body = message.get_body(("plain",)) if isinstance(message, EmailMessage) else None
         if body is None or not isinstance(body, EmailMessage):
             raise InvalidMessage([FieldError("document", "has no text/plain part")])
-        rows = dict(_ROW.findall(str(body.get_content())))
+        rows = dict(_ROW.findall(str(body.get_content()).replace("\r\n", "\n")))
         try:
             reference = GatewayReference(rows["Force"], rows["Police reference"],
                                          EventType(rows["Event"]), int(rows["Revision"]))
@@ -103,6 +103,7 @@ class SecureMailAdapter:
 
 
 _ROW = re.compile(r"^  ([A-Za-z ]+): (.*)$", re.MULTILINE)
+_NAMED = re.compile(r"\((?P<family>.+), (?P<given>.+), (?P<born>\d{4}-\d{2}-\d{2})\)$")
 
 
 def _match(rows: dict[str, str]) -> PersonMatch | None:
@@ -115,7 +116,11 @@ def _match(rows: dict[str, str]) -> PersonMatch | None:
                            council_child_id=offered.removeprefix("council child id "))
     if offered.startswith("NHS number "):
         return PersonMatch(MatchKey.NHS_NUMBER, nhs_number=offered.removeprefix("NHS number "))
-    return PersonMatch(MatchKey.NAME_AND_DATE_OF_BIRTH)
+    named = _NAMED.search(offered)
+    if named is None:
+        return PersonMatch(MatchKey.NAME_AND_DATE_OF_BIRTH)
+    return PersonMatch(MatchKey.NAME_AND_DATE_OF_BIRTH, family_name=named["family"],
+                       given_name=named["given"], date_of_birth=named["born"])
 
 
 def _json_bytes(data: object) -> bytes:

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from adapters.case_receipts import person_match
+from adapters.case_receipts import person_match, xml_text
 from gateway.domain.receipts import RHI_EXTRA_KEYS, MatchKey
 from routing.minimisation import WITHHELD_KEY
 
@@ -39,6 +39,10 @@ LEGAL = {"NONE": "None recorded", "CHILD_IN_NEED": "Child in need",
          "CP_PLAN": "Child protection plan", "S20": "Section 20 (accommodated)",
          "S31": "Section 31 care order", "S38": "Section 38 interim care order",
          "S21": "Section 21", "REMAND": "Remanded (RLAA)"}
+FACTORS = {"CSE": "child sexual exploitation (CSE)", "CCE": "child criminal exploitation (CCE)",
+           "TRAFFICKING": "trafficking", "SELF_HARM": "self-harm",
+           "MEDICAL_NEEDS": "medical needs", "MENTAL_HEALTH": "mental health",
+           "GANGS": "gangs", "SUBSTANCE_USE": "substance use"}
 GENDERS = {"M": "Male", "F": "Female", "I": "Indeterminate", "U": "Not known"}
 YES_NO_NA = {"Y": "Yes", "N": "No", "NA": "Not applicable"}
 RHI_STATUS = {"OFFERED": "Offered", "COMPLETED": "Completed", "DECLINED": "Declined",
@@ -138,8 +142,22 @@ def _alerts(data: Mapping[str, Any], extra: Mapping[str, Any]) -> list[str]:
         alerts.append("Unaccompanied asylum-seeking child: disclose whereabouts only after "
                       "checks.")
     if extra.get(WITHHELD_KEY):
-        alerts.append("Some details are withheld from this copy: " + str(extra[WITHHELD_KEY]))
+        alerts.extend(_withheld(str(extra[WITHHELD_KEY])))
     return alerts
+
+
+# Items are `path: why` joined by "; ", but a why may itself hold "; " (citations).
+_ITEM_SEPARATOR = re.compile(r"; (?=[A-Za-z_][\w.\[\]]*: )")
+
+
+def _withheld(report: str) -> list[str]:
+    """Group minimisation's `path: why; path: why` report into one line per reason."""
+    by_reason: dict[str, list[str]] = {}
+    for item in _ITEM_SEPARATOR.split(report):
+        path, _, why = item.partition(": ")
+        by_reason.setdefault(why or "withheld", []).append(path)
+    return [f"Withheld from this copy: {', '.join(paths)}. Why: {why}."
+            for why, paths in by_reason.items()]
 
 
 def _sections(data: Mapping[str, Any], extra: Mapping[str, Any], event: str) -> list[Section]:
@@ -180,7 +198,8 @@ def _sections(data: Mapping[str, Any], extra: Mapping[str, Any], event: str) -> 
         _section("Risk",
                  ("Grade", GRADES.get(risk.get("grade") or "", risk.get("grade"))),
                  ("Assessed", _when(risk.get("assessed_at"))),
-                 ("Factors", ", ".join(risk.get("factors") or []) or None),
+                 ("Factors", ", ".join(FACTORS.get(f, f) for f in risk.get("factors") or [])
+                  or None),
                  ("Authorised by", risk.get("authorised_by")),
                  ("Rationale", risk.get("rationale"))),
         _section("Placement",
@@ -215,7 +234,7 @@ def _sections(data: Mapping[str, Any], extra: Mapping[str, Any], event: str) -> 
                  ("Completed by", extra.get("rhi_completed_by")),
                  ("Reason it was late", extra.get("rhi_late_reason")),
                  ("Withheld", extra.get("rhi_withheld"))),
-        _section("Shareable summary" if event == "RHI_OUTCOME" else "Summary",
+        _section("Shareable summary" if event == "RHI_OUTCOME" else "Police summary",
                  ("Summary", data.get("summary"))),
         _section("Other information", *sorted(
             (key.replace("_", " ").capitalize(), value) for key, value in extra.items()
@@ -225,8 +244,8 @@ def _sections(data: Mapping[str, Any], extra: Mapping[str, Any], event: str) -> 
 
 
 def _section(title: str, *rows: tuple[str, object]) -> Section:
-    return Section(title, tuple((label, str(value)) for label, value in rows
-                                if value is not None and str(value).strip() != ""))
+    return Section(title, tuple((label, xml_text(value)) for label, value in rows
+                                if value is not None and xml_text(value).strip() != ""))
 
 
 def _when(value: object) -> str | None:
@@ -269,7 +288,8 @@ def _match(child: Mapping[str, Any]) -> str | None:
         return f"council child id {match.council_child_id}"
     if match.key is MatchKey.NHS_NUMBER:
         return f"NHS number {match.nhs_number}"
-    return "name and date of birth"
+    return (f"name and date of birth ({match.family_name}, {match.given_name}, "
+            f"{match.date_of_birth})")
 
 
 def _address(value: object) -> str | None:

@@ -7,10 +7,32 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 MIN_LENGTH = 12
 
-_HASHER = PasswordHasher()
-# A hash of nothing anyone knows, verified against when the user does not exist, so that a
-# wrong name and a wrong password take the same time.
-_DUMMY_HASH = _HASHER.hash("no such user: constant-time decoy")
+
+class _Hashing:
+    """The hasher in use (argon2-cffi's RFC 9106 low-memory profile unless tests swap it)."""
+
+    def __init__(self) -> None:
+        self.hasher = PasswordHasher()
+        self._dummy: str | None = None
+
+    @property
+    def dummy_hash(self) -> str:
+        """Return a hash of nothing anyone knows, checked when the user does not exist, so a
+        wrong name and a wrong password take the same time."""
+        if self._dummy is None:
+            self._dummy = self.hasher.hash("no such user: constant-time decoy")
+        return self._dummy
+
+
+_HASHING = _Hashing()
+
+
+def use_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Use `hasher` from now on (tests use a cheap one); return the one it replaces."""
+    previous = _HASHING.hasher
+    _HASHING.hasher = hasher
+    _HASHING._dummy = None
+    return previous
 
 
 def check_strength(password: str) -> str | None:
@@ -24,17 +46,18 @@ def check_strength(password: str) -> str | None:
 
 def hash_password(password: str) -> str:
     """Return the Argon2id hash of `password`."""
-    return _HASHER.hash(password)
+    return _HASHING.hasher.hash(password)
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     """Say whether `password` matches the hash (a missing hash is checked against a decoy)."""
     try:
-        return _HASHER.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matched = _HASHING.hasher.verify(password_hash or _HASHING.dummy_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matched and password_hash is not None
 
 
 def needs_rehash(password_hash: str) -> bool:
-    """Say whether a stored hash was made with weaker parameters than today's."""
-    return _HASHER.check_needs_rehash(password_hash)
+    """Say whether a stored hash was made with other parameters than today's."""
+    return _HASHING.hasher.check_needs_rehash(password_hash)

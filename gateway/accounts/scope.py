@@ -8,13 +8,14 @@ clocks, items, audit entries) is visible when its episode is.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
-from sqlalchemy.orm import Session
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from gateway.accounts.roles import Role, Viewer
 from gateway.domain.enums import RecipientRole
 from gateway.store.models import (
-    ClockRow,
     CoordinatorItemRow,
     DeliveryRow,
     EpisodeRow,
@@ -31,25 +32,32 @@ def episode_condition(viewer: Viewer) -> ColumnElement[bool]:
         return false()
     if viewer.role is Role.FORCE:
         return EpisodeRow.force == org
-    told = exists().where(DeliveryRow.episode_id == EpisodeRow.id, DeliveryRow.authority == org)
+    # An alias, so that inside a query over deliveries this never correlates with the outer row.
+    told_copy = aliased(DeliveryRow)
+    told = exists().where(told_copy.episode_id == EpisodeRow.id, told_copy.authority == org)
     return or_(EpisodeRow.responsible_authority == org, EpisodeRow.host_authority == org, told)
+
+
+def episode_visible(viewer: Viewer, episode_id: ColumnElement[str | None] | Any
+                    ) -> ColumnElement[bool]:
+    """Return an SQL condition: the episode whose id is `episode_id` is visible to `viewer`."""
+    if viewer.role.sees_everything:
+        return true()
+    return exists().where(EpisodeRow.id == episode_id, episode_condition(viewer))
 
 
 def delivery_condition(viewer: Viewer) -> ColumnElement[bool]:
     """Return the SQL condition on DeliveryRow: deliveries of the episodes `viewer` may see."""
-    if viewer.role.sees_everything:
-        return true()
-    return DeliveryRow.episode_id.in_(select(EpisodeRow.id).where(episode_condition(viewer)))
+    return episode_visible(viewer, DeliveryRow.episode_id)
 
 
 def item_condition(viewer: Viewer) -> ColumnElement[bool]:
     """Return the SQL condition on CoordinatorItemRow for the items `viewer` may see."""
     if viewer.role.sees_everything:
         return true()
-    visible = select(EpisodeRow.id).where(episode_condition(viewer))
     own = (CoordinatorItemRow.authority == viewer.organisation
            if viewer.role is Role.AUTHORITY else CoordinatorItemRow.force == viewer.organisation)
-    return or_(own, CoordinatorItemRow.episode_id.in_(visible))
+    return or_(own, episode_visible(viewer, CoordinatorItemRow.episode_id))
 
 
 def inbound_condition(viewer: Viewer) -> ColumnElement[bool]:
@@ -59,16 +67,6 @@ def inbound_condition(viewer: Viewer) -> ColumnElement[bool]:
     if viewer.role is Role.FORCE:
         return InboundMessage.sender == viewer.organisation
     return false()
-
-
-def clock_condition(viewer: Viewer) -> ColumnElement[bool]:
-    """Return the SQL condition on ClockRow: clocks of visible episodes and their deliveries."""
-    if viewer.role.sees_everything:
-        return true()
-    episodes = select(EpisodeRow.id).where(episode_condition(viewer))
-    deliveries = select(DeliveryRow.id).where(delivery_condition(viewer))
-    return or_(and_(ClockRow.subject_type == "episode", ClockRow.subject_id.in_(episodes)),
-               and_(ClockRow.subject_type == "delivery", ClockRow.subject_id.in_(deliveries)))
 
 
 def can_see_episode(session: Session, viewer: Viewer, episode_id: str) -> bool:

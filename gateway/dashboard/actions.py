@@ -152,8 +152,8 @@ def set_responsible_authority(services: Services, viewer: Viewer, item_id: str,
             responsible_authority=authority.id)
         decision = route(notification, history, services.directory, services.postcode_index,
                          now)
-        existing = set(session.execute(select(DeliveryRow.authority, DeliveryRow.team).where(
-            DeliveryRow.event_id == event.id)).tuples())
+        existing = {(a, t) for a, t in session.execute(select(
+            DeliveryRow.authority, DeliveryRow.team).where(DeliveryRow.event_id == event.id))}
         fresh = [r for r in decision.recipients if (r.authority, r.team) not in existing]
         if not fresh:
             raise ActionError(f"Routing to {authority.name} gave no new recipient: "

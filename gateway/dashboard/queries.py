@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from gateway.accounts.roles import Viewer
 from gateway.accounts.scope import (
-    clock_condition,
     delivery_condition,
     episode_condition,
     inbound_condition,
@@ -107,40 +106,28 @@ def _open_items(viewer: Viewer, *conditions: ColumnElement[bool]) -> Any:
 
 def _clocks(session: Session, viewer: Viewer, kind_prefix: str, since: datetime | None,
             until: datetime, limit: int) -> tuple[int, list[ClockView]]:
-    """Return open clocks of a kind due before `until` (and not before `since`)."""
+    """Return open clocks of a kind due before `until` (and not before `since`).
+
+    A clock's subject is an episode or a delivery; both lead to the episode that decides
+    whether the viewer may see the clock.
+    """
     conditions = [ClockRow.kind.like(f"{kind_prefix}%"), ClockRow.due_at < until,
-                  ClockRow.state.not_in(CLOSED_CLOCK_STATES), clock_condition(viewer)]
+                  ClockRow.state.not_in(CLOSED_CLOCK_STATES), episode_condition(viewer)]
     if since is not None:
         conditions.append(ClockRow.due_at >= since)
-    stmt = select(ClockRow).where(*conditions)
-    count = _count(session, stmt)
-    rows = session.execute(stmt.order_by(ClockRow.due_at).limit(limit)).scalars().all()
-    return count, _clock_views(session, rows)
-
-
-def _clock_views(session: Session, rows: Sequence[ClockRow]) -> list[ClockView]:
-    """Attach episode references to clocks (a clock's subject is an episode or a delivery)."""
-    delivery_ids = [r.subject_id for r in rows if r.subject_type == "delivery"]
-    by_delivery: dict[str, tuple[str, str]] = {}
-    if delivery_ids:
-        by_delivery = {d: (e, a) for d, e, a in session.execute(select(
-            DeliveryRow.id, DeliveryRow.episode_id, DeliveryRow.authority).where(
-            DeliveryRow.id.in_(delivery_ids))).all()}
-    episode_ids = {r.subject_id for r in rows if r.subject_type == "episode"}
-    episode_ids |= {e for e, _ in by_delivery.values()}
-    references: dict[str, str] = {}
-    if episode_ids:
-        references = {i: ref for i, ref in session.execute(select(
-            EpisodeRow.id, EpisodeRow.police_reference).where(
-            EpisodeRow.id.in_(episode_ids))).all()}
-    views = []
-    for row in rows:
-        episode_id, authority = (row.subject_id, None) if row.subject_type == "episode" else (
-            by_delivery.get(row.subject_id, (None, None)))
-        views.append(ClockView(row.id, row.kind, row.due_at, row.state, episode_id,
-                               references.get(episode_id or ""),
-                               authority or row.data.get("authority")))
-    return views
+    episode_id = case((ClockRow.subject_type == "episode", ClockRow.subject_id),
+                      else_=DeliveryRow.episode_id)
+    joined = (select(ClockRow, EpisodeRow.id, EpisodeRow.police_reference, DeliveryRow.authority)
+              .outerjoin(DeliveryRow, (ClockRow.subject_type == "delivery")
+                         & (DeliveryRow.id == ClockRow.subject_id))
+              .outerjoin(EpisodeRow, EpisodeRow.id == episode_id)
+              .where(*conditions))
+    count = int(session.execute(select(func.count()).select_from(
+        joined.with_only_columns(ClockRow.id).subquery())).scalar_one())
+    rows = session.execute(joined.order_by(ClockRow.due_at).limit(limit)).all()
+    return count, [ClockView(c.id, c.kind, c.due_at, c.state, e, ref,
+                             authority or (c.data or {}).get("authority"))
+                   for c, e, ref, authority in rows]
 
 
 def risk_rank() -> Any:

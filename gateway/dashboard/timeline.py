@@ -25,7 +25,7 @@ from gateway.store.models import (
     EventRow,
     InboundMessage,
 )
-from routing.minimisation import minimise
+from routing.minimisation import minimise_with_report
 
 
 @dataclass(frozen=True)
@@ -75,10 +75,9 @@ def episode_view(session: Session, viewer: Viewer, episode: EpisodeRow) -> Episo
     placement: dict[str, Any] | None = data.get("placement")
     withheld: list[Any] = []
     if profile is not None:
-        shown = minimise(latest or {"child": child, "placement": placement, "extra": {}},
-                         profile)
+        shown, withheld = minimise_with_report(
+            latest or {"child": child, "placement": placement, "extra": {}}, profile)
         child, placement = shown.get("child"), shown.get("placement")
-        withheld = list((shown.get("extra") or {}).get("withheld") or [])
     deliveries = list(session.execute(select(DeliveryRow).where(
         DeliveryRow.episode_id == episode.id).order_by(DeliveryRow.created_at)).scalars())
     items = list(session.execute(select(CoordinatorItemRow).where(
@@ -134,11 +133,16 @@ def _timeline(session: Session, episode: EpisodeRow, deliveries: list[DeliveryRo
              "note": item.resolution_note}, item.id))
     subjects = [episode.id, *delivery_ids, *(m.id for m in inbound), *(i.id for i in items)]
     for entry in session.execute(select(AuditEntry).where(
-            AuditEntry.subject_id.in_(subjects)).order_by(AuditEntry.seq)).scalars():
+            AuditEntry.subject_id.in_(subjects),
+            AuditEntry.action.not_in(_SHOWN_ELSEWHERE)).order_by(AuditEntry.seq)).scalars():
         entries.append(TimelineEntry(entry.at, "audit", entry.action, entry.actor,
                                      dict(entry.detail or {}), str(entry.seq)))
     entries.sort(key=lambda e: (e.at, _KIND_ORDER.get(e.kind, 9)))
     return entries
 
 
+# Audit actions the timeline already shows as their own rows, and views of the record itself
+# (those are on the Audit page): left out so that the timeline reads as what happened.
+_SHOWN_ELSEWHERE = ("inbound.received", "episode.event_applied", "episode.event_superseded",
+                    "delivery.created", "item.raised", "episode.viewed", "episode.searched")
 _KIND_ORDER = {"inbound": 0, "event": 1, "delivery": 2, "item": 3, "clock": 4, "audit": 5}

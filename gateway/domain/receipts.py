@@ -140,7 +140,7 @@ class RhiOutcome:
 
 def delivery_id_from_filename(name: str) -> str | None:
     """Return the delivery id a delivered file's name carries (`<uuid>.<suffix>...`), or None."""
-    stem = name.strip().rsplit("/", 1)[-1].split(".", 1)[0]
+    stem = name.strip().replace("\\", "/").rsplit("/", 1)[-1].split(".", 1)[0]
     try:
         return str(uuid.UUID(stem))
     except ValueError:
@@ -203,7 +203,7 @@ def rhi_outcome_problems(outcome: RhiOutcome) -> list[FieldError]:
                                    outcome.completed_on.isoformat()))
     for i, attempt in enumerate(outcome.attempts):
         if attempt.at.tzinfo is None:
-            problems.append(FieldError(f"attempts[{i}].at", "must carry a UTC offset",
+            problems.append(FieldError(f"attempts.{i}.at", "must carry a UTC offset",
                                        attempt.at.isoformat()))
     return problems
 
@@ -375,18 +375,26 @@ def rhi_outcome_from_json(data: Any, system: str | None = None) -> RhiOutcome:
     """Load an RHI outcome (the `POST /api/v1/rhi` body); raise InvalidMessage with reasons."""
     if system is not None and isinstance(data, dict):
         data = {**data, "system": system}
-    outcome: RhiOutcome = _load(_RHI_SCHEMA, data)
+    outcome: RhiOutcome = _load(_RHI_SCHEMA, data, echo_unknown=False)
     problems = rhi_outcome_problems(outcome)
     if problems:
         raise InvalidMessage(problems)
     return outcome
 
 
-def _load(schema: Schema, data: Any) -> Any:
-    """Run a schema's load and turn its messages into FieldErrors."""
+def _load(schema: Schema, data: Any, *, echo_unknown: bool = True) -> Any:
+    """Run a schema's load and turn its messages into FieldErrors.
+
+    With `echo_unknown` off, the value of an unknown key is not repeated in the reason: in an
+    RHI export an unexpected key may hold exactly what must never leave the council.
+    """
     if not isinstance(data, dict):
         raise InvalidMessage([FieldError("document", "must be a JSON object")])
     try:
         return schema.load(data)
     except ValidationError as exc:
-        raise InvalidMessage(flatten_validation_errors(exc.messages, data)) from exc
+        errors = flatten_validation_errors(exc.messages, data)
+        if not echo_unknown:
+            errors = [FieldError(e.field, e.message) if e.message == "Unknown field." else e
+                      for e in errors]
+        raise InvalidMessage(errors) from exc

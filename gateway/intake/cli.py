@@ -17,7 +17,7 @@ from gateway.intake.quarantine import (
     list_quarantined,
     reprocess,
 )
-from gateway.intake.sftp_poller import PullConfigError, poll_forces, pull_configs
+from gateway.intake.sftp_poller import check_pull_sections, poll_forces, pull_configs
 from gateway.services import Services
 from gateway.settings import load_settings
 
@@ -50,21 +50,23 @@ def intake() -> None:
 def intake_poll(force_id: str | None, once: bool, interval: float) -> None:
     """Take settled files from the SFTP outbox of every force with a `pull:` section."""
     services = _services()
-    try:
-        configs = pull_configs(services)
-    except PullConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    problems = check_pull_sections(services.directory.forces.values())
+    for problem in problems:
+        click.echo(f"not polled: {problem}", err=True)
+    configs = pull_configs(services)
     if force_id is not None and not any(c.force_id == force_id for c in configs):
         raise click.ClickException(f"force {force_id!r} has no pull: section in "
                                    f"{services.settings.config_dir}")
     if not configs:
         click.echo("no force has a pull: section; nothing to poll")
+        if problems:
+            raise SystemExit(1)
         return
-    failed = False
+    failed = bool(problems)
     while True:
         for report in poll_forces(services, force_id, configs):
             click.echo(json.dumps(report.as_dict(), sort_keys=True))
-            failed = failed or report.error is not None
+            failed = failed or report.error is not None or bool(report.failed)
         if once:
             break
         time.sleep(interval)

@@ -65,6 +65,10 @@ log = logging.getLogger(__name__)
 PARTIAL_SUFFIXES = (".part", ".tmp", ".filepart", ".partial", ".crdownload")
 REPLY_SUFFIX = ".receipt.json"
 PULL_FAILED = "sftp_pull_failed"
+FILE_FAILED = "sftp_file_failed"
+SYSTEM = "gateway"
+# Errors that mean the SSH link itself failed, as opposed to trouble with one file.
+_LINK_ERRORS = (paramiko.SSHException, EOFError, ConnectionError, TimeoutError)
 DEFAULT_SETTLE_SECONDS = 2.0
 DEFAULT_MAX_FILES = 200
 # Statuses whose file goes to rejected/; everything else was accepted in some form.
@@ -163,14 +167,28 @@ def pull_configs(services: Services) -> list[PullConfig]:
     Reads `Force.pull` (a mapping in the `PullSchema` shape) where the directory provides it;
     forces without one push over HTTPS and are not polled.
     """
-    configs: list[PullConfig] = []
-    for force in services.directory.forces.values():
+    return [config for config, _ in _pull_sections(services.directory.forces.values())
+            if config is not None]
+
+
+def check_pull_sections(forces: Iterable[Any]) -> list[str]:
+    """Return a problem line per force whose `pull:` section is unusable (for config check)."""
+    return [problem for _, problem in _pull_sections(forces) if problem is not None]
+
+
+def _pull_sections(forces: Iterable[Any]) -> list[tuple[PullConfig | None, str | None]]:
+    """Read each force's `pull` attribute: (config, None), (None, problem), or skip it."""
+    found: list[tuple[PullConfig | None, str | None]] = []
+    for force in forces:
         section = getattr(force, "pull", None)
         if isinstance(section, PullConfig):
-            configs.append(section)
+            found.append((section, None))
         elif isinstance(section, Mapping):
-            configs.append(pull_config(force.id, force.adapter, section))
-    return configs
+            try:
+                found.append((pull_config(force.id, force.adapter, section), None))
+            except PullConfigError as exc:
+                found.append((None, f"forces/{force.id}.yaml: {exc}"))
+    return found
 
 
 # -- what a poll did ------------------------------------------------------------------------
@@ -196,12 +214,13 @@ class PollReport:
     filed: list[FiledMessage] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # partial or still growing
     error: str | None = None
+    failed: list[str] = field(default_factory=list)  # files that raised; left in the outbox
     busy: bool = False  # another poller was already working on this force's outbox
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly summary (CLI output, task result)."""
         return {"force": self.force_id, "error": self.error, "busy": self.busy,
-                "skipped": self.skipped,
+                "skipped": self.skipped, "failed": self.failed,
                 "filed": [{"file": f.remote_path, "receipt_id": f.receipt_id,
                            "status": f.status, "moved_to": f.moved_to, "reply": f.reply_path,
                            "reused": f.reused} for f in self.filed]}
@@ -275,7 +294,19 @@ class SftpPoller:
         for folder in (config.processed, config.rejected, config.replies):
             _ensure_dir(sftp, config.folder(folder))
         for candidate in candidates[: config.max_files]:
-            filed = self._take(sftp, config, candidate)
+            try:
+                filed = self._take(sftp, config, candidate)
+            except _LINK_ERRORS:
+                raise  # the connection is gone: end this poll, the next one resumes
+            except Exception as exc:
+                # One bad file must not block the files behind it; it stays in the outbox
+                # and is tried again next poll, and a coordinator is told.
+                log.exception("sftp pull of %s failed", candidate.path)
+                report.failed.append(f"{candidate.name}: {exc}")
+                self._tell_coordinator(config, FILE_FAILED, f"{config.force_id}: "
+                                       f"{candidate.name} could not be taken ({exc}); it stays "
+                                       "in the outbox and is retried on every poll")
+                continue
             if filed is None:
                 report.skipped.append(candidate.name)
             else:
@@ -314,7 +345,7 @@ class SftpPoller:
         moved_to = self._move(sftp, config, candidate, receipt.id,
                               rejected=receipt.status in REJECTED_STATUSES)
         with self.services.db.unit_of_work() as session:
-            audit.record(session, at=self.services.clock(), actor=f"force:{config.force_id}",
+            audit.record(session, at=self.services.clock(), actor=SYSTEM,
                          action="inbound.sftp_filed", subject_type="inbound",
                          subject_id=receipt.id,
                          detail={"file": candidate.path, "moved_to": moved_to,
@@ -360,7 +391,7 @@ class SftpPoller:
         moved_to = self._move(sftp, config, candidate, None, rejected=True)
         now = self.services.clock()
         with self.services.db.unit_of_work() as session:
-            audit.record(session, at=now, actor=f"force:{config.force_id}",
+            audit.record(session, at=now, actor=SYSTEM,
                          action="inbound.sftp_refused", subject_type="sftp_file",
                          subject_id=hashlib.sha256(candidate.path.encode()).hexdigest(),
                          detail={"file": candidate.path, "size": candidate.size,
@@ -401,18 +432,23 @@ class SftpPoller:
         kind = "permanent" if isinstance(exc, PermanentDeliveryError) else "transient"
         report.error = f"{kind}: {exc}"
         log.warning("sftp pull for %s failed: %s", config.force_id, report.error)
+        self._tell_coordinator(config, PULL_FAILED, f"cannot pull files from "
+                               f"{config.force_id}'s SFTP outbox ({config.channel.address}): "
+                               f"{report.error}")
+        return report
+
+    def _tell_coordinator(self, config: PullConfig, kind: str, message: str) -> None:
+        """Raise a coordinator item, unless one of this kind is still open for the force."""
         now = self.services.clock()
         with self.services.db.unit_of_work() as session:
             open_item = session.execute(select(CoordinatorItemRow.id).where(
-                CoordinatorItemRow.kind == PULL_FAILED,
+                CoordinatorItemRow.kind == kind,
                 CoordinatorItemRow.force == config.force_id,
                 CoordinatorItemRow.resolved_at.is_(None)).limit(1)).scalar_one_or_none()
             if open_item is None:
-                self.services.pipeline.raise_item(session, CoordinatorItem(
-                    kind=PULL_FAILED, message=f"cannot pull files from {config.force_id}'s "
-                    f"SFTP outbox ({config.channel.address}): {report.error}"), now,
+                self.services.pipeline.raise_item(
+                    session, CoordinatorItem(kind=kind, message=message), now,
                     force=config.force_id)
-        return report
 
 
 @contextlib.contextmanager
@@ -499,7 +535,11 @@ def _replace(sftp: paramiko.SFTPClient, source: str, target: str) -> None:
 def poll_forces(services: Services, force_id: str | None = None,
                 configs: Iterable[PullConfig] | None = None) -> list[PollReport]:
     """Poll every configured force (or just `force_id`); the entry point of task and CLI."""
-    chosen = list(configs) if configs is not None else pull_configs(services)
+    if configs is None:
+        for problem in check_pull_sections(services.directory.forces.values()):
+            log.error("force not polled: %s", problem)
+        configs = pull_configs(services)
+    chosen = list(configs)
     if force_id is not None:
         chosen = [c for c in chosen if c.force_id == force_id]
     return SftpPoller(services).poll_all(chosen)

@@ -227,9 +227,12 @@ def fire_police_update(ctx: TrackingContext, session: Session, clock: ClockRow,
     episode, tracked = found
     rules = ctx.rules(tracked.owner_authority)
     n = int(clock.data.get("n", 1))
+    following, slots = after_days(clock.due_at, rules.update_interval_days), 1
+    while following <= now:  # a scheduler that was down catches up with one chase, not many
+        following, slots = after_days(following, rules.update_interval_days), slots + 1
     clocks.schedule(session, kind=POLICE_UPDATE, subject_type=SUBJECT, subject_id=episode.id,
-                    due_at=after_days(clock.due_at, rules.update_interval_days), now=now,
-                    data={"window_start": clock.due_at.isoformat(), "n": n + 1})
+                    due_at=following, now=now,
+                    data={"window_start": clock.due_at.isoformat(), "n": n + slots})
     window_start = datetime.fromisoformat(str(clock.data["window_start"]))
     last = tracked.last_police_update_at
     if last is not None and last > window_start:

@@ -26,7 +26,7 @@ from gateway.tracking.timing import after_days, after_hours, at_next_opening, of
 from routing.calendars import to_local
 from routing.directory import FRONT_DOOR, MISSING_COORDINATOR, RHI_SERVICE
 
-SUBJECT = "rhi"
+SUBJECT = "episode"  # one RHI per episode: its clocks hang on the episode, as others read them
 REMINDER = "rhi_reminder"
 BREACH = "rhi_breach"
 COPY_REMINDER = "rhi_copy_reminder"
@@ -98,21 +98,23 @@ def _start_clocks(ctx: TrackingContext, session: Session, row: RhiRow, now: date
     nominal = after_hours(row.start_at, reminder_hours)
     reminder = (office_time_before(conducting, nominal, not_before=max(now, row.start_at))
                 if conducting is not None else nominal)
-    clocks.schedule(session, kind=REMINDER, subject_type=SUBJECT, subject_id=row.id,
+    clocks.schedule(session, kind=REMINDER, subject_type=SUBJECT, subject_id=row.episode_id,
                     due_at=reminder, now=now, data={"hours": reminder_hours})
-    clocks.schedule(session, kind=BREACH, subject_type=SUBJECT, subject_id=row.id,
+    clocks.schedule(session, kind=BREACH, subject_type=SUBJECT, subject_id=row.episode_id,
                     due_at=row.due_at, now=now, data={})
     if not chase_copy:
         return
     host = ctx.authority(row.host_authority)
     reminder_at = after_days(row.due_at, policy.other_council_reminder_days)
-    follow_up_at = after_days(reminder_at, policy.other_council_follow_up_days)
     if host is not None:
         reminder_at = at_next_opening(host, reminder_at)
+    # "two weeks after that": after the reminder as actually sent.
+    follow_up_at = after_days(reminder_at, policy.other_council_follow_up_days)
+    if host is not None:
         follow_up_at = at_next_opening(host, follow_up_at)
     for kind, due in ((COPY_REMINDER, reminder_at), (COPY_ESCALATION, reminder_at),
                       (COPY_FOLLOW_UP, follow_up_at)):
-        clocks.schedule(session, kind=kind, subject_type=SUBJECT, subject_id=row.id,
+        clocks.schedule(session, kind=kind, subject_type=SUBJECT, subject_id=row.episode_id,
                         due_at=due, now=now, data={"host": row.host_authority})
 
 
@@ -124,7 +126,7 @@ def on_episode_cancelled(session: Session, episode_id: str, now: datetime) -> No
     if row.status in OPEN or row.status == NOT_REQUIRED:
         row.status = CANCELLED
         row.updated_at = now
-    clocks.cancel(session, row.id, KINDS)
+    clocks.cancel(session, episode_id, KINDS)
 
 
 def rhi_for_episode(session: Session, episode_id: str) -> RhiRow | None:
@@ -223,7 +225,7 @@ def _end(ctx: TrackingContext, session: Session, row: RhiRow, status: str, *, at
     row.outcome_by = by
     if row.accepted == "NA" and status == DECLINED:
         row.accepted = "N"
-    clocks.cancel(session, row.id, KINDS)
+    clocks.cancel(session, row.episode_id, KINDS)
     session.flush()
     if status == DECLINED:
         _check_consecutive_declines(ctx, session, row, now)
@@ -255,7 +257,7 @@ def _check_consecutive_declines(ctx: TrackingContext, session: Session, row: Rhi
 
 
 def _open(session: Session, clock: ClockRow) -> tuple[RhiRow, EpisodeRow] | None:
-    row = session.get(RhiRow, clock.subject_id)
+    row = rhi_for_episode(session, clock.subject_id)
     if row is None or row.status not in OPEN:
         return None
     episode = session.get(EpisodeRow, row.episode_id)

@@ -6,29 +6,40 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from gateway.domain.routing import Channel
+from gateway.intake import cli as intake_cli
 from gateway.intake.sftp_poller import (
     PollReport,
     PullConfig,
     PullConfigError,
     SftpPoller,
+    check_pull_sections,
     force_lock,
     pull_config,
+    pull_configs,
 )
 from gateway.services import Services
 from gateway.store import audit
 from gateway.store.models import AuditEntry, CoordinatorItemRow, EpisodeRow, InboundMessage
+from tests.conftest import REPO
 from tests.support.messages import compact
 from tests.support.sshd import SshServer, write_ed25519_key
 
 pytestmark = pytest.mark.sshd
 
 FORCE = "warwickshire-police"
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+
+class Killed(BaseException):
+    """Stands for the poller process dying at this point (not an error it could catch)."""
 
 
 @pytest.fixture
@@ -140,10 +151,10 @@ def test_crash_after_commit_before_move_makes_no_second_episode(
     crashing = SftpPoller(services)
 
     def die(*_args: Any, **_kwargs: Any) -> str:
-        raise RuntimeError("poller killed before the move")
+        raise Killed
 
     monkeypatch.setattr(crashing, "_move", die)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         crashing.poll(config)
     assert (outbox / "m.xml").exists()  # not moved: the force still sees it as pending
     queued = list(services.enqueue)  # type: ignore[call-overload]
@@ -169,10 +180,10 @@ def test_crash_after_commit_before_processing_is_processed_by_the_next_poll(
     real_process = services.pipeline.process
 
     def die(*_args: Any, **_kwargs: Any) -> Any:
-        raise RuntimeError("poller killed after the commit")
+        raise Killed
 
     monkeypatch.setattr(services.pipeline, "process", die)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         poll(services, config)
     assert (outbox / "m.xml").exists()
     assert not (outbox / "replies" / "m.xml.receipt.json").exists()
@@ -202,6 +213,34 @@ def test_same_message_under_a_new_name_is_a_duplicate_yet_replied_and_moved(
     assert answer["status"] == "DUPLICATE"
     assert answer["episode_id"] == reply(outbox, "first.xml")["episode_id"]
     assert count(services, EpisodeRow) == 1
+
+
+def test_a_file_that_fails_is_left_for_the_next_poll_and_does_not_block_the_rest(
+        services: Services, sshd_server: SshServer, outbox: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (outbox / "a-poison.xml").write_bytes(compact("missing_minimal"))
+    (outbox / "b-fine.xml").write_bytes(compact("missing_reported_basic"))
+    os.utime(outbox / "a-poison.xml", (1_700_000_000, 1_700_000_000))
+    real_receive = services.pipeline.receive
+
+    def receive(fmt: str, raw: bytes, sender: str, **kwargs: Any) -> str:
+        if kwargs.get("source_name", "").endswith("a-poison.xml"):
+            raise ValueError("database said no")
+        return real_receive(fmt, raw, sender, **kwargs)
+
+    monkeypatch.setattr(services.pipeline, "receive", receive)
+    config = config_for(sshd_server, outbox)
+    report = poll(services, config)
+    assert [Path(f.remote_path).name for f in report.filed] == ["b-fine.xml"]
+    assert report.failed == ["a-poison.xml: database said no"]
+    assert (outbox / "a-poison.xml").exists()
+    poll(services, config)  # fails again: still one open item, not one per poll
+    with services.db.read() as session:
+        items = list(session.execute(select(CoordinatorItemRow.kind)).scalars())
+    assert items.count("sftp_file_failed") == 1
+    monkeypatch.setattr(services.pipeline, "receive", real_receive)
+    [filed] = poll(services, config).filed
+    assert (Path(filed.remote_path).name, filed.status) == ("a-poison.xml", "PROCESSED")
 
 
 def test_reused_file_name_does_not_overwrite_the_earlier_file(
@@ -299,10 +338,9 @@ def test_a_second_poller_on_the_same_force_waits_its_turn(
     assert filed.status == "PROCESSED"
 
 
-def test_pull_section_of_a_force_file_is_read_and_checked(tmp_path: Path) -> None:
+def test_pull_section_of_a_force_file_is_read_and_checked() -> None:
     section = {"channel": {"address": "sftp://gw@sftp.example.police.uk:2222/outbox",
-                           "options": {"private_key": "/keys/pull", "host_key": "ssh-ed25519 "
-                                       "AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}},
+                           "options": {"private_key": "/keys/pull", "host_key": HOST_KEY}},
                "settle_seconds": 5, "replies": "/answers"}
     config = pull_config(FORCE, "niche", section)
     assert config.format == "niche"
@@ -319,3 +357,44 @@ def test_pull_section_of_a_force_file_is_read_and_checked(tmp_path: Path) -> Non
     with pytest.raises(PullConfigError, match="colour"):
         pull_config(FORCE, "compact", {"colour": "blue", "channel": {
             "address": "sftp://gw@h/outbox", "options": {"private_key": "/k"}}})
+
+
+def test_forces_with_a_pull_section_are_polled_and_broken_ones_reported(
+        services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    good = {"channel": {"address": "sftp://gw@h/outbox",
+                        "options": {"private_key": "/k", "host_key": HOST_KEY}}}
+    forces = {
+        "a": SimpleNamespace(id="a", adapter="compact", pull=good),
+        "b": SimpleNamespace(id="b", adapter="niche", pull={"channel": {"address": "x"}}),
+        "c": SimpleNamespace(id="c", adapter="compact"),  # pushes over HTTPS
+    }
+    monkeypatch.setattr(services, "directory", SimpleNamespace(forces=forces))
+    assert [(c.force_id, c.format) for c in pull_configs(services)] == [("a", "compact")]
+    [problem] = check_pull_sections(forces.values())
+    assert problem.startswith("forces/b.yaml: pull: channel.address")
+
+
+def test_cli_polls_once_and_prints_what_it_did(
+        services: Services, sshd_server: SshServer, outbox: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    (outbox / "m.xml").write_bytes(compact("missing_reported_basic"))
+    settings = services.settings
+    for name, value in {"DATABASE_URL": settings.database_url,
+                        "GATEWAY_DATA_DIR": str(settings.data_dir),
+                        "GATEWAY_DATA_KEY": str(settings.data_key),
+                        "GATEWAY_CACHE_DIR": str(REPO / "var" / "test-cache")}.items():
+        monkeypatch.setenv(name, value)
+    config = config_for(sshd_server, outbox)
+    monkeypatch.setattr(intake_cli, "pull_configs", lambda _services: [config])
+    runner = CliRunner()
+    other = runner.invoke(intake_cli.intake, ["poll", "--force", "kent-police"])
+    assert other.exit_code != 0
+    assert "has no pull: section" in other.output
+    result = runner.invoke(intake_cli.intake, ["poll", "--force", FORCE, "--once"])
+    assert result.exit_code == 0, result.output
+    [line] = result.output.splitlines()
+    summary = json.loads(line)
+    assert summary["force"] == FORCE
+    assert summary["filed"][0]["status"] == "PROCESSED"
+    assert (outbox / "processed" / "m.xml").exists()
+    assert count(services, EpisodeRow) == 1

@@ -2,6 +2,7 @@
 
 Layout under fixtures/<system>/ (system: mosaic, liquidlogic, secure_mail):
   render/<case><suffix>          the expected rendering of CASES[case] for that system
+  (secure_mail/summary/<case>.txt the readable summary every rendering of the case carries)
   receipts/<name>.xml|json       an acknowledgement file; <name>.expected.json its receipt
   receipts/invalid/<name>.*      a malformed one; <name>.reasons.json its reasons, in order
   rhi/<name>.xml|json            an RHI export; <name>.expected.json its outcome
@@ -23,6 +24,7 @@ from typing import Any
 from adapters.liquidlogic import LiquidlogicAdapter
 from adapters.mosaic import MosaicAdapter
 from adapters.secure_mail import SecureMailAdapter
+from adapters.secure_mail.summary import build_summary, summary_text
 from gateway.domain.enums import (
     EthnicityCode,
     EventType,
@@ -52,6 +54,8 @@ from gateway.domain.receipts import (
     rhi_outcome_notification,
     rhi_outcome_to_json,
 )
+from gateway.domain.schemas import notification_to_json
+from routing.minimisation import minimise
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SYSTEMS = ("mosaic", "liquidlogic", "secure_mail")
@@ -84,7 +88,7 @@ MISSING = Notification(
     summary="Third episode this quarter; CSE concerns known to Kent.",
 )
 FOUND = FoundDetails(found_at=T0 + timedelta(hours=20), found_place="Coventry station",
-                     found_by="PC 4410 Shah", returned_to="Placement",
+                     found_by="PC 4410 Shah", returned_to="Foster placement, Mill Street",
                      prevention_interview_done=True)
 RHI = RhiOutcome(
     system="mosaic", status=RhiStatus.COMPLETED, offered=YesNoNa.YES, accepted=YesNoNa.YES,
@@ -171,6 +175,18 @@ def render_path(system: str, case: str) -> Path:
     return FIXTURES / system / "render" / f"{case}{SUFFIXES[system]}"
 
 
+def summary_path(case: str) -> Path:
+    """Return where the readable summary text of `case` lives (what every rendering carries)."""
+    return FIXTURES / "secure_mail" / "summary" / f"{case}.txt"
+
+
+def summary_of(case: str) -> str:
+    """Return the summary text of `case`, as the secure mail carries it."""
+    notification, profile = CASES[case]
+    return summary_text(build_summary(minimise(notification_to_json(notification), profile),
+                                      profile))
+
+
 def inbound_cases(system: str, kind: str, *, invalid: bool = False) -> list[Path]:
     """Return the receipt (`receipts`) or RHI (`rhi`) files of one system."""
     folder = FIXTURES / system / kind / ("invalid" if invalid else "")
@@ -212,6 +228,8 @@ def write_expected() -> None:
             path = render_path(system, case)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(adapter.render(notification, profile).content)
+            summary_path(case).parent.mkdir(parents=True, exist_ok=True)
+            summary_path(case).write_text(summary_of(case), encoding="utf-8")
         for kind in ("receipts", "rhi"):
             for path in inbound_cases(system, kind):
                 got = parse_inbound(system, kind, path.read_bytes())
