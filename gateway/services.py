@@ -14,6 +14,7 @@ from adapters.registry import case_system_adapter, police_adapters
 from gateway.clock import system_clock
 from gateway.delivery.crypto.channel import MessageProtector
 from gateway.delivery.crypto.keystore import KeyPairPaths, KeyStore
+from gateway.delivery.errors import PermanentDeliveryError
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.retry import RetryPolicy
 from gateway.delivery.transports.base import Transport
@@ -128,7 +129,10 @@ class Services:
     def render(self, notification: Notification, channel: Channel, profile: str) -> Rendered:
         """Render a copy in the rendering its channel asks for."""
         adapter: CaseSystemAdapter = case_system_adapter(channel.rendering)
-        return adapter.render(notification, profile)
+        try:
+            return adapter.render(notification, profile)
+        except ValueError as exc:  # an unknown minimisation profile: configuration, not data
+            raise PermanentDeliveryError(f"cannot render for {channel.endpoint}: {exc}") from exc
 
     @cached_property
     def keystore(self) -> KeyStore:

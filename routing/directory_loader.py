@@ -346,12 +346,8 @@ def _channel(data: Mapping[str, Any], default_rendering: str) -> Channel:
 
 
 def _rendering_for(case_system: str) -> str:
-    """Return the default rendering of a team's copies when its channel names none.
-
-    Until the Mosaic and Liquidlogic import renderers exist (issue 6), every default copy
-    is canonical JSON; a channel may still ask for a rendering by name.
-    """
-    return "canonical_json"
+    """Return the default rendering of a team's copies: the authority's case system's own."""
+    return case_system
 
 
 def _hhmm(text: str) -> time:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -67,16 +67,26 @@ def certificate_status(services: Services, path_text: str, now: datetime) -> Cer
     return CertificateStatus(path_text, not_after, days, problem)
 
 
+def _aware(value: datetime | str) -> datetime:
+    """Return an aggregate's datetime as aware UTC (SQLite gives MAX() back as text)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def channel_health(session: Session, services: Services, now: datetime) -> list[ChannelHealth]:
     """Return every registered channel of every authority, sorted by authority and team."""
     counts: dict[tuple[str, str], dict[str, int]] = {}
-    for authority_id, team_name, status, n in session.execute(select(
-            DeliveryRow.authority, DeliveryRow.team, DeliveryRow.status, func.count())
+    last_sent: dict[tuple[str, str], datetime] = {}
+    for authority_id, team_name, status, n, sent in session.execute(select(
+            DeliveryRow.authority, DeliveryRow.team, DeliveryRow.status, func.count(),
+            func.max(DeliveryRow.sent_at))
             .group_by(DeliveryRow.authority, DeliveryRow.team, DeliveryRow.status)).all():
-        counts.setdefault((authority_id, team_name), {})[status] = int(n)
-    last_sent = {(a, t): at for a, t, at in session.execute(select(
-        DeliveryRow.authority, DeliveryRow.team, func.max(DeliveryRow.sent_at))
-        .group_by(DeliveryRow.authority, DeliveryRow.team)).all()}
+        key = (authority_id, team_name)
+        counts.setdefault(key, {})[status] = int(n)
+        if sent is not None:
+            sent = _aware(sent)
+            last_sent[key] = max(last_sent.get(key, sent), sent)
     breaker = services.outbox.breaker
     certificates: dict[str, CertificateStatus] = {}
     result = []

@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.accounts.roles import Viewer
 from gateway.accounts.scope import (
-    delivery_condition,
     episode_condition,
     inbound_condition,
     item_condition,
@@ -98,36 +97,72 @@ def _section(session: Session, key: str, title: str, kind: str, stmt: Any,
     return Section(key, title, _count(session, stmt), rows, kind)
 
 
-def _open_items(viewer: Viewer, *conditions: ColumnElement[bool]) -> Any:
-    """Return a select of the open coordinator items the viewer may see, filtered."""
-    return select(CoordinatorItemRow).where(CoordinatorItemRow.resolved_at.is_(None),
-                                            item_condition(viewer), *conditions)
-
-
-def _clocks(session: Session, viewer: Viewer, kind_prefix: str, since: datetime | None,
-            until: datetime, limit: int) -> tuple[int, list[ClockView]]:
-    """Return open clocks of a kind due before `until` (and not before `since`).
+def _clock_sections(session: Session, viewer: Viewer, now: datetime,
+                    limit: int) -> dict[str, tuple[int, list[ClockView]]]:
+    """Return acknowledgement and RHI clocks needing attention, by section, in one query.
 
     A clock's subject is an episode or a delivery; both lead to the episode that decides
     whether the viewer may see the clock.
     """
-    conditions = [ClockRow.kind.like(f"{kind_prefix}%"), ClockRow.due_at < until,
-                  ClockRow.state.not_in(CLOSED_CLOCK_STATES), episode_condition(viewer)]
-    if since is not None:
-        conditions.append(ClockRow.due_at >= since)
+    soon = now + timedelta(hours=24)
+    category = case(
+        (ClockRow.kind.like("ack%") & (ClockRow.due_at < now), "unacknowledged"),
+        (ClockRow.kind.like("rhi%") & (ClockRow.due_at < now), "rhi_overdue"),
+        (ClockRow.kind.like("rhi%"), "rhi_due"),
+        else_=None)
     episode_id = case((ClockRow.subject_type == "episode", ClockRow.subject_id),
                       else_=DeliveryRow.episode_id)
-    joined = (select(ClockRow, EpisodeRow.id, EpisodeRow.police_reference, DeliveryRow.authority)
+    ranked = (select(ClockRow.id.label("id"), EpisodeRow.id.label("episode_id"),
+                     EpisodeRow.police_reference.label("reference"),
+                     DeliveryRow.authority.label("authority"), category.label("category"),
+                     func.row_number().over(partition_by=category,
+                                            order_by=ClockRow.due_at).label("rank"),
+                     func.count().over(partition_by=category).label("total"))
               .outerjoin(DeliveryRow, (ClockRow.subject_type == "delivery")
                          & (DeliveryRow.id == ClockRow.subject_id))
               .outerjoin(EpisodeRow, EpisodeRow.id == episode_id)
-              .where(*conditions))
-    count = int(session.execute(select(func.count()).select_from(
-        joined.with_only_columns(ClockRow.id).subquery())).scalar_one())
-    rows = session.execute(joined.order_by(ClockRow.due_at).limit(limit)).all()
-    return count, [ClockView(c.id, c.kind, c.due_at, c.state, e, ref,
-                             authority or (c.data or {}).get("authority"))
-                   for c, e, ref, authority in rows]
+              .where(ClockRow.due_at < soon, ClockRow.state.not_in(CLOSED_CLOCK_STATES),
+                     ClockRow.kind.like("ack%") | ClockRow.kind.like("rhi%"),
+                     episode_condition(viewer))
+              .subquery())
+    result: dict[str, tuple[int, list[ClockView]]] = {}
+    for clock, episode, reference, authority, key, total in session.execute(
+            select(ClockRow, ranked.c.episode_id, ranked.c.reference, ranked.c.authority,
+                   ranked.c.category, ranked.c.total)
+            .join(ranked, ranked.c.id == ClockRow.id)
+            .where(ranked.c.rank <= limit, ranked.c.category.is_not(None))
+            .order_by(ranked.c.rank)).all():
+        _, views = result.setdefault(str(key), (int(total), []))
+        views.append(ClockView(clock.id, clock.kind, clock.due_at, clock.state, episode,
+                               reference, authority or (clock.data or {}).get("authority")))
+    return result
+
+
+def _item_sections(session: Session, viewer: Viewer, limit: int
+                   ) -> dict[str, tuple[int, list[CoordinatorItemRow]]]:
+    """Return open coordinator items by Today section, in one query."""
+    kind = CoordinatorItemRow.kind
+    category = case(
+        (kind.in_(ROUTING_KINDS), "unroutable"),
+        (kind.in_(_LISTED_KINDS), None),  # shown as held deliveries and quarantined messages
+        (kind.like("escalat%"), "escalations"),
+        (kind.like("repeat%"), "repeat_missing"),
+        else_="other_items")
+    ranked = (select(CoordinatorItemRow.id.label("id"), category.label("category"),
+                     func.row_number().over(
+                         partition_by=category,
+                         order_by=CoordinatorItemRow.created_at.desc()).label("rank"),
+                     func.count().over(partition_by=category).label("total"))
+              .where(CoordinatorItemRow.resolved_at.is_(None), item_condition(viewer))
+              .subquery())
+    result: dict[str, tuple[int, list[CoordinatorItemRow]]] = {}
+    for item, key, total in session.execute(
+            select(CoordinatorItemRow, ranked.c.category, ranked.c.total)
+            .join(ranked, ranked.c.id == CoordinatorItemRow.id)
+            .where(ranked.c.rank <= limit, ranked.c.category.is_not(None))
+            .order_by(ranked.c.rank)).all():
+        result.setdefault(str(key), (int(total), []))[1].append(item)
+    return result
 
 
 def risk_rank() -> Any:
@@ -139,40 +174,35 @@ def risk_rank() -> Any:
 def today(session: Session, viewer: Viewer, now: datetime,
           limit: int = LIST_LIMIT) -> TodayView:
     """Return the counts and first rows of everything that needs action for `viewer`."""
+    clocks = _clock_sections(session, viewer, now, limit)
+    items = _item_sections(session, viewer, limit)
+
+    def clock_section(key: str, title: str) -> Section:
+        count, rows = clocks.get(key, (0, []))
+        return Section(key, title, count, rows, "clocks")
+
+    def item_section(key: str, title: str) -> Section:
+        count, rows = items.get(key, (0, []))
+        return Section(key, title, count, rows, "items")
+
     sections = [
+        clock_section("unacknowledged", "Deliveries not acknowledged in time"),
         _section(session, "held", "Held deliveries", "deliveries",
-                 select(DeliveryRow).where(DeliveryRow.status == DeliveryStatus.HELD.value,
-                                           delivery_condition(viewer)),
+                 scoped_deliveries(viewer).where(
+                     DeliveryRow.status == DeliveryStatus.HELD.value),
                  [DeliveryRow.created_at], limit),
         _section(session, "quarantined", "Quarantined messages", "inbound",
                  select(InboundMessage).where(
                      InboundMessage.status == InboundStatus.QUARANTINED.value,
                      inbound_condition(viewer)),
                  [InboundMessage.received_at.desc()], limit),
-        _section(session, "unroutable", "Unroutable notifications", "items",
-                 _open_items(viewer, CoordinatorItemRow.kind.in_(ROUTING_KINDS)),
-                 [CoordinatorItemRow.created_at.desc()], limit),
+        item_section("unroutable", "Unroutable notifications"),
+        clock_section("rhi_overdue", "Return home interviews overdue"),
+        clock_section("rhi_due", "Return home interviews due in 24 hours"),
+        item_section("escalations", "Escalations"),
+        item_section("repeat_missing", "Repeat missing"),
+        item_section("other_items", "Other open items"),
     ]
-    count, rows = _clocks(session, viewer, "ack", None, now, limit)
-    sections.insert(0, Section("unacknowledged", "Deliveries not acknowledged in time", count,
-                               rows, "clocks"))
-    count, rows = _clocks(session, viewer, "rhi", None, now, limit)
-    sections.append(Section("rhi_overdue", "Return home interviews overdue", count, rows,
-                            "clocks"))
-    count, rows = _clocks(session, viewer, "rhi", now, now + timedelta(hours=24), limit)
-    sections.append(Section("rhi_due", "Return home interviews due in 24 hours", count, rows,
-                            "clocks"))
-    sections.append(_section(session, "escalations", "Escalations", "items",
-                             _open_items(viewer, CoordinatorItemRow.kind.like("escalat%")),
-                             [CoordinatorItemRow.created_at.desc()], limit))
-    sections.append(_section(session, "repeat_missing", "Repeat missing", "items",
-                             _open_items(viewer, CoordinatorItemRow.kind.like("repeat%")),
-                             [CoordinatorItemRow.created_at.desc()], limit))
-    sections.append(_section(session, "other_items", "Other open items", "items",
-                             _open_items(viewer, CoordinatorItemRow.kind.not_in(_LISTED_KINDS),
-                                         CoordinatorItemRow.kind.not_like("escalat%"),
-                                         CoordinatorItemRow.kind.not_like("repeat%")),
-                             [CoordinatorItemRow.created_at.desc()], limit))
     open_condition = (EpisodeRow.state == EpisodeState.MISSING.value, episode_condition(viewer))
     risk_counts = {str(grade or "UNGRADED"): int(n) for grade, n in session.execute(
         select(EpisodeRow.risk_grade, func.count()).where(*open_condition).group_by(
@@ -186,7 +216,7 @@ def today(session: Session, viewer: Viewer, now: datetime,
 def deliveries(session: Session, viewer: Viewer, *, status: str | None = None,
                authority: str | None = None, limit: int = 100) -> list[DeliveryRow]:
     """Return the latest deliveries the viewer may see, optionally by status and authority."""
-    stmt = select(DeliveryRow).where(delivery_condition(viewer))
+    stmt = scoped_deliveries(viewer)
     if status:
         stmt = stmt.where(DeliveryRow.status == status)
     if authority:
@@ -249,7 +279,15 @@ def search(session: Session, viewer: Viewer, query: SearchQuery,
 
 def delivery_counts(session: Session, viewer: Viewer) -> dict[str, int]:
     """Return how many deliveries the viewer may see in each status."""
-    return {str(s): int(n) for s, n in session.execute(
-        select(DeliveryRow.status, func.count()).where(delivery_condition(viewer))
-        .group_by(DeliveryRow.status)).all()}
+    stmt = scoped_deliveries(viewer).with_only_columns(DeliveryRow.status, func.count())
+    return {str(s): int(n) for s, n in session.execute(stmt.group_by(DeliveryRow.status)).all()}
+
+
+def scoped_deliveries(viewer: Viewer) -> Any:
+    """Return a select of the deliveries the viewer may see (joined to their episodes)."""
+    stmt = select(DeliveryRow)
+    if viewer.role.sees_everything:
+        return stmt
+    return stmt.join(EpisodeRow, EpisodeRow.id == DeliveryRow.episode_id).where(
+        episode_condition(viewer))
 

@@ -239,7 +239,7 @@ def api_resend(delivery_id: str) -> tuple[Response, int]:
     services = _services()
     body: Any = {}
     if request.get_data():
-        body = request.get_json(silent=True)
+        body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):
             return _problem(400, "Bad request", "the body must be a JSON object")
     unknown = sorted(set(body) - {"channel", "team"})

@@ -22,6 +22,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from gateway.domain.enums import EventType
 from gateway.domain.errors import FieldError, InvalidMessage
 from gateway.domain.model import Child, Notification
+from gateway.domain.routing import CoordinatorItem
 from gateway.domain.schemas import flatten_validation_errors
 
 SENSITIVE_WITHHELD = (
@@ -136,6 +137,36 @@ class RhiOutcome:
     late_reason: str | None = None
     summary: str | None = None  # the shareable summary only
     withheld: tuple[str, ...] = ()
+
+
+def ack_stage(receipt: CaseSystemReceipt) -> str:
+    """Return the acknowledgement stage a receipt proves: `accepted`, else `received`.
+
+    Every receipt proves the file arrived; only an acceptance proves it was imported.
+    """
+    return "accepted" if receipt.status is ReceiptStatus.ACCEPTED else "received"
+
+
+_ITEM_KINDS = {ReceiptStatus.REJECTED: ("case_system_rejected", "rejected the copy"),
+               ReceiptStatus.NO_MATCH: ("case_system_no_match",
+                                        "found no person matching the copy"),
+               ReceiptStatus.MULTIPLE_MATCHES: ("case_system_several_matches",
+                                                "found several people matching the copy")}
+
+
+def receipt_item(receipt: CaseSystemReceipt, authority: str | None) -> CoordinatorItem | None:
+    """Return the coordinator item a receipt calls for (rejection, no match, several), if any."""
+    found = _ITEM_KINDS.get(receipt.status)
+    if found is None:
+        return None
+    kind, what = found
+    message = f"{receipt.system} at {authority or 'the council'} {what} " \
+              f"(delivery {receipt.delivery_id})"
+    if receipt.candidates:
+        message += f": {receipt.candidates} candidates"
+    if receipt.reasons:
+        message += ": " + "; ".join(receipt.reasons)
+    return CoordinatorItem(kind=kind, message=message, authority=authority)
 
 
 def delivery_id_from_filename(name: str) -> str | None:

@@ -9,7 +9,9 @@ Receipts arrive from the case-system side through `record_ack`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -57,61 +59,136 @@ ALTERNATES: dict[str, tuple[str, ...]] = {
 def on_sent(ctx: TrackingContext, session: Session, delivery: DeliveryRow,
             now: datetime) -> None:
     """Start (or restart, after a re-send) the deadline of the next acknowledgement."""
-    authority = ctx.authority(delivery.authority)
-    if authority is None:  # police feedback and unknown parties send no receipts
-        return
-    ack = session.get(DeliveryAckRow, delivery.id)
-    if ack is None:
-        ack = DeliveryAckRow(delivery_id=delivery.id, authority=delivery.authority,
-                             first_sent_at=now, step=STEP_SENT, escalated=False)
-        session.add(ack)
-    if ack.accepted_at is not None:
-        return
-    clocks.cancel(session, delivery.id, KINDS)
-    stage = RECEIVED if ack.received_at is None else ACCEPTED
-    _arm(ctx, session, delivery, stage, ack.step, now)
+    on_sent_many(ctx, session, [(delivery, now)])
 
 
-def _arm(ctx: TrackingContext, session: Session, delivery: DeliveryRow, stage: str, step: int,
-         now: datetime) -> None:
-    episode = session.get(EpisodeRow, delivery.episode_id)
-    grade = RiskGrade(episode.risk_grade) if episode and episode.risk_grade else None
-    hours = ctx.rules(delivery.authority).ack_hours(grade)
-    clocks.schedule(session, kind=ACK_RECEIVED if stage == RECEIVED else ACK_ACCEPTED,
-                    subject_type=SUBJECT, subject_id=delivery.id,
-                    due_at=after_hours(now, hours), now=now,
-                    data={"hours": hours, "step": step, "stage": stage})
+def on_sent_many(ctx: TrackingContext, session: Session,
+                 sent: Sequence[tuple[DeliveryRow, datetime]]) -> None:
+    """Start the acknowledgement deadlines of many sent deliveries in a few statements."""
+    # Police and unknown parties send no receipts.
+    sent = [(row, at) for row, at in sent if ctx.authority(row.authority) is not None]
+    if not sent:
+        return
+    acks = _acks(session, [row.id for row, _ in sent])
+    grades = _grades(session, [row.episode_id for row, _ in sent])
+    restarted: list[str] = []
+    arms: list[dict[str, Any]] = []
+    for row, at in sent:
+        ack = acks.get(row.id)
+        if ack is None:
+            ack = DeliveryAckRow(delivery_id=row.id, authority=row.authority, first_sent_at=at,
+                                 step=STEP_SENT, escalated=False)
+            session.add(ack)
+            acks[row.id] = ack
+        elif ack.accepted_at is not None:
+            continue
+        else:
+            restarted.append(row.id)
+        stage = RECEIVED if ack.received_at is None else ACCEPTED
+        arms.append(_arm(ctx, row.id, row.authority, grades.get(row.episode_id), stage,
+                         ack.step, at))
+    clocks.cancel_many(session, restarted, KINDS)
+    clocks.schedule_many(session, arms)
+
+
+def _acks(session: Session, delivery_ids: Sequence[str]) -> dict[str, DeliveryAckRow]:
+    found: dict[str, DeliveryAckRow] = {}
+    ids = list(dict.fromkeys(delivery_ids))
+    for start in range(0, len(ids), 500):
+        for ack in session.execute(select(DeliveryAckRow).where(
+                DeliveryAckRow.delivery_id.in_(ids[start:start + 500]))).scalars():
+            found[ack.delivery_id] = ack
+    return found
+
+
+def _grades(session: Session, episode_ids: Sequence[str]) -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    ids = list(dict.fromkeys(episode_ids))
+    for start in range(0, len(ids), 500):
+        for episode_id, grade in session.execute(select(EpisodeRow.id, EpisodeRow.risk_grade)
+                                                 .where(EpisodeRow.id.in_(
+                                                     ids[start:start + 500]))):
+            found[episode_id] = grade
+    return found
+
+
+def _arm(ctx: TrackingContext, delivery_id: str, authority: str, grade: str | None, stage: str,
+         step: int, now: datetime) -> dict[str, Any]:
+    """Return the clock that waits for the next stage, from the recipient's rule and grade."""
+    hours = ctx.rules(authority).ack_hours(RiskGrade(grade) if grade else None)
+    return clocks.clock_values(kind=ACK_RECEIVED if stage == RECEIVED else ACK_ACCEPTED,
+                               subject_type=SUBJECT, subject_id=delivery_id,
+                               due_at=after_hours(now, hours), now=now,
+                               data={"hours": hours, "step": step, "stage": stage})
 
 
 def record_ack(ctx: TrackingContext, session: Session, delivery_id: str, stage: str,
                now: datetime) -> DeliveryAckRow:
     """Record that the recipient's system received or accepted a delivery; stop its clock."""
-    if stage not in STAGES:
-        raise ValueError(f"stage must be one of {', '.join(STAGES)}")
-    delivery = session.get(DeliveryRow, delivery_id)
-    if delivery is None:
-        raise KeyError(delivery_id)
-    ack = session.get(DeliveryAckRow, delivery_id)
-    if ack is None:
-        ack = DeliveryAckRow(delivery_id=delivery_id, authority=delivery.authority,
-                             first_sent_at=delivery.sent_at or now, step=STEP_SENT,
-                             escalated=False)
-        session.add(ack)
-    if ack.received_at is None:
-        ack.received_at = now
-    linked = _linked(session, ack)
-    if stage == ACCEPTED:
-        if ack.accepted_at is None:
-            ack.accepted_at = now
-        for subject in linked:
-            clocks.cancel(session, subject, KINDS)
-    else:
-        for subject in linked:
-            clocks.cancel(session, subject, [ACK_RECEIVED])
-        if ack.accepted_at is None and not clocks.pending(session, delivery_id, [ACK_ACCEPTED]):
-            _arm(ctx, session, delivery, ACCEPTED, ack.step, now)
-    session.flush()
-    return ack
+    return record_acks(ctx, session, [(delivery_id, stage, now)])[delivery_id]
+
+
+def record_acks(ctx: TrackingContext, session: Session,
+                receipts: Sequence[tuple[str, str, datetime]]) -> dict[str, DeliveryAckRow]:
+    """Record many receipts (delivery id, stage, when), in order, in a few statements.
+
+    Raises ValueError for an unknown stage and KeyError for an unknown delivery.
+    """
+    for _, stage, _ in receipts:
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {', '.join(STAGES)}")
+    ids = [delivery_id for delivery_id, _, _ in receipts]
+    acks = _acks(session, ids)
+    missing = [delivery_id for delivery_id in dict.fromkeys(ids) if delivery_id not in acks]
+    deliveries = _deliveries(session, ids)
+    for delivery_id in missing:
+        delivery = deliveries.get(delivery_id)
+        if delivery is None:
+            raise KeyError(delivery_id)
+        acks[delivery_id] = DeliveryAckRow(
+            delivery_id=delivery_id, authority=delivery[0], first_sent_at=delivery[2] or
+            receipts[0][2], step=STEP_SENT, escalated=False)
+        session.add(acks[delivery_id])
+    received_now: dict[str, datetime] = {}
+    for delivery_id, stage, at in receipts:
+        ack = acks[delivery_id]
+        if ack.received_at is None:
+            ack.received_at = at
+            received_now[delivery_id] = at
+        if stage == ACCEPTED and ack.accepted_at is None:
+            ack.accepted_at = at
+    settled = [d for d in acks if acks[d].accepted_at is not None]
+    received = [d for d in received_now if acks[d].accepted_at is None]
+    clocks.cancel_many(session, _expand(session, acks, settled), KINDS)
+    clocks.cancel_many(session, _expand(session, acks, received), [ACK_RECEIVED])
+    grades = _grades(session, [deliveries[d][1] for d in received if d in deliveries])
+    clocks.schedule_many(session, [
+        _arm(ctx, d, deliveries[d][0], grades.get(deliveries[d][1]), ACCEPTED, acks[d].step,
+             received_now[d]) for d in received if d in deliveries])
+    return acks
+
+
+def _deliveries(session: Session,
+                delivery_ids: Sequence[str]) -> dict[str, tuple[str, str, datetime | None]]:
+    """Return (authority, episode id, sent at) of each delivery."""
+    found: dict[str, tuple[str, str, datetime | None]] = {}
+    ids = list(dict.fromkeys(delivery_ids))
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(DeliveryRow.id, DeliveryRow.authority,
+                                      DeliveryRow.episode_id, DeliveryRow.sent_at).where(
+            DeliveryRow.id.in_(ids[start:start + 500])))
+        for delivery_id, authority, episode_id, sent_at in rows:
+            found[delivery_id] = (authority, episode_id, sent_at)
+    return found
+
+
+def _expand(session: Session, acks: dict[str, DeliveryAckRow], ids: list[str]) -> list[str]:
+    """Add the copies sent to other doors (which exist only once the ladder reached them)."""
+    expanded = list(ids)
+    for delivery_id in ids:
+        if acks[delivery_id].step >= STEP_ALTERNATE:
+            expanded.extend(_linked(session, acks[delivery_id]))
+    return expanded
 
 
 def _linked(session: Session, ack: DeliveryAckRow) -> list[str]:

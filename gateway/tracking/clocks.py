@@ -18,11 +18,15 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from gateway.store.db import Database
 from gateway.store.models import ClockRow, new_id
 
+# Ids per IN (...) list: well under SQLite's bound-parameter limit.
+_CHUNK = 500
 PENDING = "PENDING"
 FIRED = "FIRED"
 CANCELLED = "CANCELLED"
@@ -86,34 +90,71 @@ def bound(context: Context,
 def schedule(session: Session, *, kind: str, subject_type: str, subject_id: str,
              due_at: datetime, now: datetime, data: Mapping[str, Any] | None = None) -> str:
     """Create a PENDING clock, or return the existing one with the same kind, subject and due."""
-    existing = session.execute(select(ClockRow.id).where(
-        ClockRow.kind == kind, ClockRow.subject_id == subject_id,
-        ClockRow.due_at == due_at)).scalar_one_or_none()
-    if existing is not None:
-        return existing
     clock_id = new_id()
-    session.add(ClockRow(id=clock_id, kind=kind, subject_type=subject_type,
-                         subject_id=subject_id, due_at=due_at, state=PENDING, created_at=now,
-                         data=dict(data or {})))
-    session.flush()
-    return clock_id
+    created = schedule_many(session, [_values(clock_id, kind, subject_type, subject_id, due_at,
+                                              now, data)])
+    if created == 1:
+        return clock_id
+    existing: str = session.execute(select(ClockRow.id).where(
+        ClockRow.kind == kind, ClockRow.subject_id == subject_id,
+        ClockRow.due_at == due_at)).scalar_one()
+    return existing
+
+
+def clock_values(*, kind: str, subject_type: str, subject_id: str, due_at: datetime,
+                 now: datetime, data: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the column values of a new PENDING clock, for `schedule_many`."""
+    return _values(new_id(), kind, subject_type, subject_id, due_at, now, data)
+
+
+def _values(clock_id: str, kind: str, subject_type: str, subject_id: str, due_at: datetime,
+            now: datetime, data: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"id": clock_id, "kind": kind, "subject_type": subject_type,
+            "subject_id": subject_id, "due_at": due_at, "state": PENDING, "created_at": now,
+            "claimed_at": None, "fired_at": None, "data": dict(data or {})}
+
+
+def schedule_many(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert clocks in one statement, skipping any whose kind, subject and due exist already.
+
+    Returns how many were created (the driver's count; exact on SQLite and PostgreSQL).
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert_: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_(ClockRow).on_conflict_do_nothing(
+        index_elements=["kind", "subject_id", "due_at"])
+    if len(rows) == 1:
+        result = session.execute(statement.values(**rows[0]))
+    else:
+        result = session.execute(statement, rows)
+    return int(getattr(result, "rowcount", len(rows)))
 
 
 def cancel(session: Session, subject_id: str, kinds: Iterable[str] | None = None) -> int:
     """Cancel the PENDING clocks of a subject (of the given kinds); return how many."""
-    statement = update(ClockRow).where(ClockRow.subject_id == subject_id,
-                                       ClockRow.state == PENDING)
-    if kinds is not None:
-        statement = statement.where(ClockRow.kind.in_(list(kinds)))
-    session.flush()
-    result = session.execute(statement.values(state=CANCELLED)
-                             .execution_options(synchronize_session=False))
-    return int(getattr(result, "rowcount", 0))
+    return cancel_many(session, [subject_id], kinds)
+
+
+def cancel_many(session: Session, subject_ids: Iterable[str],
+                kinds: Iterable[str] | None = None) -> int:
+    """Cancel the PENDING clocks of many subjects (of the given kinds); return how many."""
+    ids = list(dict.fromkeys(subject_ids))
+    cancelled = 0
+    for start in range(0, len(ids), _CHUNK):
+        statement = update(ClockRow).where(ClockRow.subject_id.in_(ids[start:start + _CHUNK]),
+                                           ClockRow.state == PENDING)
+        if kinds is not None:
+            statement = statement.where(ClockRow.kind.in_(list(kinds)))
+        result = session.execute(statement.values(state=CANCELLED)
+                                 .execution_options(synchronize_session=False))
+        cancelled += int(getattr(result, "rowcount", 0))
+    return cancelled
 
 
 def pending(session: Session, subject_id: str, kinds: Iterable[str]) -> list[ClockRow]:
     """Return the PENDING clocks of a subject of the given kinds, earliest first."""
-    session.flush()
     return list(session.execute(select(ClockRow).where(
         ClockRow.subject_id == subject_id, ClockRow.state == PENDING,
         ClockRow.kind.in_(list(kinds))).order_by(ClockRow.due_at)).scalars())

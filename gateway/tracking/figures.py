@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.domain.enums import EpisodeState
 from gateway.store.models import CoordinatorItemRow, EpisodeRow
@@ -49,8 +49,7 @@ def coordinator_figures(session: Session, now: datetime) -> CoordinatorFigures:
     figures.episodes = session.execute(select(func.count()).select_from(EpisodeRow)).scalar_one()
     figures.still_missing = session.execute(select(func.count()).select_from(EpisodeRow).where(
         EpisodeRow.state == EpisodeState.MISSING.value)).scalar_one()
-    by_status = dict(session.execute(select(RhiRow.status, func.count())
-                                     .group_by(RhiRow.status)).tuples().all())
+    by_status = _counts(session, RhiRow.status)
     figures.rhi_not_required = by_status.get(rhi.NOT_REQUIRED, 0)
     figures.rhi_owed = sum(n for s, n in by_status.items()
                            if s not in (rhi.NOT_REQUIRED, rhi.CANCELLED))
@@ -68,9 +67,7 @@ def coordinator_figures(session: Session, now: datetime) -> CoordinatorFigures:
         RhiRow.breached.is_(True))).scalar_one()
     offered = case((RhiRow.required.is_(False), "NA"),
                    (RhiRow.offered_at.is_not(None), "Y"), else_="N")
-    figures.offered = dict(session.execute(
-        select(offered, func.count()).where(RhiRow.status != rhi.CANCELLED)
-        .group_by(offered)).tuples().all())
+    figures.offered = _counts(session, offered, RhiRow.status != rhi.CANCELLED)
     figures.deliveries_tracked = session.execute(
         select(func.count()).select_from(DeliveryAckRow)).scalar_one()
     figures.deliveries_unacknowledged = session.execute(select(func.count()).where(
@@ -78,21 +75,23 @@ def coordinator_figures(session: Session, now: datetime) -> CoordinatorFigures:
     figures.deliveries_escalated = session.execute(select(func.count()).where(
         DeliveryAckRow.escalated.is_(True))).scalar_one()
     figures.median_ack_minutes = _median_ack_minutes(session)
-    figures.repeat_triggers = dict(session.execute(
-        select(RepeatTriggerRow.item, func.count()).group_by(RepeatTriggerRow.item)
-    ).tuples().all())
-    figures.open_items = dict(session.execute(
-        select(CoordinatorItemRow.kind, func.count())
-        .where(CoordinatorItemRow.resolved_at.is_(None))
-        .group_by(CoordinatorItemRow.kind)).tuples().all())
+    figures.repeat_triggers = _counts(session, RepeatTriggerRow.item)
+    figures.open_items = _counts(session, CoordinatorItemRow.kind,
+                                 CoordinatorItemRow.resolved_at.is_(None))
     return figures
+
+
+def _counts(session: Session, column: ColumnElement[str] | InstrumentedAttribute[str],
+            *where: ColumnElement[bool]) -> dict[str, int]:
+    """Return row counts grouped by `column`."""
+    statement = select(column, func.count()).where(*where).group_by(column)
+    return {str(key): int(count) for key, count in session.execute(statement)}
 
 
 def _median_ack_minutes(session: Session, sample: int = 20000) -> float | None:
     """Return the median minutes from first send to receipt, over a recent sample."""
     rows = session.execute(select(DeliveryAckRow.first_sent_at, DeliveryAckRow.received_at)
-                           .where(and_(DeliveryAckRow.received_at.is_not(None)))
-                           .limit(sample)).tuples().all()
+                           .where(DeliveryAckRow.received_at.is_not(None)).limit(sample))
     minutes = sorted((received - sent).total_seconds() / 60 for sent, received in rows
                      if received is not None)
     return minutes[len(minutes) // 2] if minutes else None

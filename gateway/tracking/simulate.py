@@ -15,7 +15,7 @@ import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,9 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import FakeClock
 from gateway.domain.enums import DeliveryStatus, EventType, RecipientRole, RiskGrade
+from gateway.domain.episode import Episode
+from gateway.domain.model import Notification
+from gateway.domain.routing import Recipient, RoutingDecision
 from gateway.pipeline import Pipeline
 from gateway.store import migrate
 from gateway.store.db import Database
@@ -389,7 +392,9 @@ class Simulation:
         self.tracker.record_ack(session, delivery_id, stage, now)
 
 
-def _no_router(*_: Any) -> Any:
+def _no_router(notification: Notification, previous: Sequence[Recipient],
+               episode: Episode | None, now: datetime) -> RoutingDecision:
+    """Refuse: the simulation writes its deliveries itself and never routes."""
     raise RuntimeError("the simulation writes deliveries itself")
 
 

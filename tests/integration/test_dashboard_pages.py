@@ -35,9 +35,9 @@ def _fast_password_hashing() -> Iterator[None]:
 
 
 @pytest.fixture
-def world(make_services: Callable[..., Services]) -> World:
-    """Two episodes with a held copy each."""
-    return build_world(make_services())
+def world(make_services: Callable[..., Services], database_url: str) -> World:
+    """Two episodes with a held copy each, on SQLite and on PostgreSQL."""
+    return build_world(make_services(database_url))
 
 
 def _counts(client: FlaskClient) -> dict[str, int]:

@@ -9,10 +9,10 @@ re-sent by a coordinator through the API and the CLI.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -34,9 +34,10 @@ from gateway.delivery.crypto.keystore import parse_certificate, parse_private_ke
 from gateway.intake.senders import issue_token
 from gateway.pipeline import channel_to_json
 from gateway.services import Services
+from gateway.settings import Settings
 from gateway.store import audit
 from gateway.store.models import AuditEntry
-from tests.conftest import REPO, need_server
+from tests.conftest import need_server
 from tests.integration.test_secure_delivery import (
     COUNCIL,
     Case,
@@ -170,26 +171,21 @@ def slow_sshd(tmp_path: Path) -> Iterator[SlowLinkSshServer]:
         server.stop()
 
 
-WORKER = """
-import sys
-from datetime import datetime
-from gateway.clock import FakeClock
-from gateway.services import Services
-from gateway.settings import load_settings
-services = Services(load_settings(), clock=FakeClock(datetime.fromisoformat(sys.argv[2])),
-                    enqueue=lambda ids: None)
-print(services.outbox.deliver_one(sys.argv[1]), flush=True)
-"""
+def _worker(settings: Settings, now: datetime, delivery_id: str) -> None:
+    """Deliver one copy as a worker process would, with its own connections to everything."""
+    services = Services(settings, clock=FakeClock(now), enqueue=lambda ids: None)
+    services.outbox.deliver_one(delivery_id)
 
 
-def start_worker(services: Services, delivery_id: str) -> subprocess.Popen[bytes]:
+def start_worker(services: Services, delivery_id: str) -> multiprocessing.process.BaseProcess:
     """Start a separate worker process that delivers one copy, on the same database and keys."""
-    settings = services.settings
-    env = {**os.environ, "GATEWAY_DATA_DIR": str(settings.data_dir),
-           "DATABASE_URL": settings.database_url, "GATEWAY_DATA_KEY": settings.data_key or ""}
-    return subprocess.Popen([sys.executable, "-c", WORKER, delivery_id,
-                             services.clock().isoformat()],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    # Forked, not spawned: a second process in milliseconds rather than a fresh interpreter.
+    # It builds its own Services (engine, transports), touching nothing the parent opened.
+    context = multiprocessing.get_context("fork")
+    worker = context.Process(target=_worker, args=(services.settings, services.clock(),
+                                                   delivery_id), daemon=True)
+    worker.start()
+    return worker
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -203,8 +199,9 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
 
 @pytest.mark.parametrize("moment", ["upload opened", "data written, rename not yet asked"])
 def test_worker_killed_during_upload_leaves_no_partial_file_and_delivers_once(
-        moment: str, case: Case, slow_sshd: SlowLinkSshServer, demo_pki: DemoPki,
-        tmp_path: Path) -> None:
+        moment: str, make_services: Callable[..., Services], database_url: str,
+        slow_sshd: SlowLinkSshServer, demo_pki: DemoPki, tmp_path: Path) -> None:
+    case = new_case(make_services(database_url))  # SQLite, and PostgreSQL as in production
     delivery_id = case.deliver_to(sftp_channel(slow_sshd, demo_pki))
     final = slow_sshd.drop_dir / f"{delivery_id}.json.p7m"
     part = final.with_name(final.name + ".part")
@@ -216,13 +213,14 @@ def test_worker_killed_during_upload_leaves_no_partial_file_and_delivers_once(
 
     worker = start_worker(case.services, delivery_id)
     try:
-        wait_for(lambda: reached() or worker.poll() is not None, 30, moment)
-        assert worker.poll() is None, worker.communicate()
+        wait_for(lambda: reached() or not worker.is_alive(), 30, moment)
+        assert worker.is_alive(), f"the worker ended first (exit code {worker.exitcode})"
+        assert worker.pid is not None
         os.kill(worker.pid, signal.SIGKILL)
     finally:
         worker.kill()
-        worker.wait(timeout=10)
-    assert worker.returncode == -signal.SIGKILL
+        worker.join(timeout=10)
+    assert worker.exitcode == -signal.SIGKILL
     assert not final.exists()  # the council sees nothing under the final name
     assert case.row(delivery_id).status == "SENDING"  # claimed by the dead worker
     time.sleep(2 * LINK_DELAY)  # whatever the dead worker had in flight lands now
@@ -434,6 +432,7 @@ def test_api_resend_on_the_same_channel_after_the_certificate_is_renewed(
     assert "expired" in entry.detail["previous_error"]
     assert client.post(url, headers=auth).status_code == 409  # already sent: nothing to do
     assert client.post("/api/v1/deliveries/nope/resend", headers=auth).status_code == 404
+    assert client.get("/api/v1/deliveries/nope", headers=auth).status_code == 404
     assert client.get(f"/api/v1/deliveries/{delivery_id}",
                       headers=auth).get_json()["status"] == "SENT"
 
@@ -447,6 +446,14 @@ def test_api_resend_to_an_alternate_channel_after_a_host_key_change(
     assert case.services.outbox.deliver_one(delivery_id) == "HELD"
     url = f"/api/v1/deliveries/{delivery_id}/resend"
 
+    with case.services.db.unit_of_work() as session:
+        force_token = issue_token(session, "warwickshire-police", "test", case.services.clock(),
+                                  actor="test")
+    as_force = client.post(url, headers={"Authorization": f"Bearer {force_token}"})
+    assert as_force.status_code == 401  # a police force may not redirect copies
+    assert client.post(url, headers=auth, data=b"not json").status_code == 400
+    both = client.post(url, headers=auth, json={"team": "edt", "channel": {}})
+    assert both.status_code == 400
     cleartext = {**channel_to_json(smtp_channel(smtp_server, demo_pki)), "encryption": "none"}
     refused = client.post(url, headers=auth, json={"channel": cleartext})
     assert refused.status_code == 400

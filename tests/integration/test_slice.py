@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from gateway.clock import FakeClock
 from gateway.services import Services
 from gateway.store.models import CoordinatorItemRow, DeliveryRow, EpisodeRow, EventRow
-from tests.support.copies import open_copy
+from tests.support.copies import read_copy
 from tests.support.messages import compact
 
 WARWICKSHIRE = "warwickshire-police"
@@ -55,9 +55,10 @@ def test_child_missing_from_home_reaches_the_home_authority(services: Services,
     assert any("DE1 2FS" in r.reason for r in rows)
     copies = drop_files(services, "derby")
     assert len(copies) == len(rows)
-    document = open_copy(copies[0], demo_pki, "derby")
-    assert document["notification"]["police_reference"] == "DY-MP-2026-001902"
-    assert document["notification"]["child"]["family_name"] == "Reid"
+    imported = read_copy(copies[0], demo_pki, "derby", "liquidlogic")  # Derby's case system
+    assert imported.reference.police_reference == "DY-MP-2026-001902"
+    assert imported.match is not None
+    assert imported.match.family_name == "Reid"
 
 
 def test_child_in_care_placed_out_of_area_reaches_responsible_and_host(

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from adapters.case_receipts import ImportedFile
+from adapters.registry import case_system_adapter
 from gateway.delivery.crypto.inbound import unprotect
 
 
-def open_copy(path: Path, pki: Any, party: str) -> dict[str, Any]:
-    """Decrypt a delivered `.p7m` with `party`'s key, verify the gateway signed it, parse JSON."""
+def open_copy(path: Path, pki: Any, party: str) -> bytes:
+    """Decrypt a delivered `.p7m` with `party`'s key and verify the gateway signed it."""
     identity = pki.parties[party].decryption()
     verified = unprotect(path.read_bytes(), identity.key, identity.certificate,
                          [pki.gateway.signing_certificate()])
-    document: dict[str, Any] = json.loads(verified.content)
-    return document
+    return verified.content
+
+
+def read_copy(path: Path, pki: Any, party: str, system: str) -> ImportedFile:
+    """Open a copy and read it with `system`'s importer: what it is about, and whom."""
+    adapter: Any = case_system_adapter(system)
+    imported: ImportedFile = adapter.read_import(open_copy(path, pki, party))
+    return imported

@@ -53,9 +53,9 @@ RENDERED = [EventType.MISSING_REPORTED, EventType.UPDATE, EventType.RISK_REGRADE
 MARKER = "<evil onload=x>"
 
 # Anything a person might type, control characters and markup included (never surrogates).
-free_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=60)
-names = st.text(st.characters(exclude_categories=("Cs", "Cc", "Cn")), min_size=1, max_size=35).filter(
-    str.strip)
+free_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=60)
+names = st.text(st.characters(exclude_categories=["Cs", "Cc", "Cn"]), min_size=1,
+                max_size=35).filter(str.strip)
 ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9/ ._-]{0,30}", fullmatch=True)
 moments = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1),
                        timezones=st.just(UTC))

@@ -25,7 +25,9 @@ from gateway.domain.receipts import (
     RhiOutcome,
     RhiStatus,
     YesNoNa,
+    ack_stage,
     receipt_from_json,
+    receipt_item,
     receipt_problems,
     receipt_to_json,
     rhi_outcome_from_json,
@@ -241,3 +243,62 @@ def test_parse_rhi_outcome_inverts_write_rhi_export(system: str, data: st.DataOb
     parsed = adapter.parse_rhi_outcome(adapter.write_rhi_export(outcome, sensitive))
     expected_withheld = (SENSITIVE_WITHHELD,) if sensitive else ()
     assert parsed == RhiOutcome(**{**outcome.__dict__, "withheld": expected_withheld})
+
+
+ALL_INBOUND = [(s, k, p) for s in SYSTEMS for k in KINDS
+               for p in inbound_cases(s, k) + inbound_cases(s, k, invalid=True)]
+
+
+@pytest.mark.parametrize("system", SYSTEMS)
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_damaged_files_fail_only_with_invalid_message(system: str, data: st.DataObject) -> None:
+    kind = data.draw(st.sampled_from(KINDS))
+    paths = [p for s, k, p in ALL_INBOUND if s == system and k == kind]
+    raw = bytearray(data.draw(st.sampled_from(paths)).read_bytes())
+    for _ in range(data.draw(st.integers(1, 4))):
+        if not raw:
+            break
+        at = data.draw(st.integers(0, len(raw) - 1))
+        action = data.draw(st.sampled_from(["flip", "cut", "insert"]))
+        if action == "flip":
+            raw[at] = data.draw(st.integers(0, 255))
+        elif action == "cut":
+            del raw[at:at + data.draw(st.integers(1, 20))]
+        else:
+            raw[at:at] = data.draw(st.sampled_from([b"<", b"&", b"\x00", b"\xff", b"]]>",
+                                                    b"<X/>", b'"', b"\xe2\x80"]))
+    adapter = ADAPTERS[system]
+    parse = adapter.parse_receipt if kind == "receipts" else adapter.parse_rhi_outcome
+    try:
+        parse(bytes(raw))
+    except InvalidMessage as exc:
+        reasons = exc.errors
+        assert reasons, "a rejection always says why"
+
+
+@pytest.mark.parametrize(("status", "stage", "kind"), [
+    (ReceiptStatus.RECEIVED, "received", None),
+    (ReceiptStatus.ACCEPTED, "accepted", None),
+    (ReceiptStatus.REJECTED, "received", "case_system_rejected"),
+    (ReceiptStatus.NO_MATCH, "received", "case_system_no_match"),
+    (ReceiptStatus.MULTIPLE_MATCHES, "received", "case_system_several_matches"),
+])
+def test_what_a_receipt_asks_of_tracking(status: ReceiptStatus, stage: str,
+                                         kind: str | None) -> None:
+    receipt = CaseSystemReceipt("liquidlogic", DELIVERY, status, AT, candidates=3
+                                if status is ReceiptStatus.MULTIPLE_MATCHES else None,
+                                reasons=("StartDateTime is after EndDateTime",)
+                                if status is ReceiptStatus.REJECTED else ())
+    assert ack_stage(receipt) == stage
+    item = receipt_item(receipt, "derby")
+    assert (item.kind if item else None) == kind
+    if item is not None:
+        assert item.authority == "derby"
+        assert DELIVERY in item.message
+    if status is ReceiptStatus.REJECTED:
+        assert item is not None
+        assert "StartDateTime is after EndDateTime" in item.message
+    if status is ReceiptStatus.MULTIPLE_MATCHES:
+        assert item is not None
+        assert "3 candidates" in item.message
