@@ -1,13 +1,14 @@
 """Time each dashboard page with 10,000 episodes in the store, for each role.
 
 Fills a fresh store (SQLite by default, or --database-url for PostgreSQL) with N episodes
-(a third still missing, graded across the risk scale), three copies each (some held), an open
-item for one in ten, RHI and acknowledgement clocks, and one audit entry per episode; then
+(a third still missing, graded across the risk scale), two or three copies each (1 % held), an
+open item for one in ten, a Return Home Interview for every other found child, acknowledgement
+clocks for one copy in ten, and one audit entry per episode; then
 renders every page through the Flask app as a regional coordinator and as a council user, and
 prints the median and 95th-percentile time per page. The target is under 300 ms.
 
 Run: .venv/bin/python bench/bench_dashboard.py [--episodes 10000] [--rounds 20]
-     [--database-url postgresql://...]
+     [--postgres | --database-url postgresql://...]
 """
 
 from __future__ import annotations
@@ -44,9 +45,11 @@ from gateway.store.models import (
     new_id,
 )
 from gateway.store.sealing import new_key_text
+from gateway.store.tracking_models import RhiRow
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE = REPO / "tests" / "unit" / "adapters" / "fixtures" / "compact" / "missing_reported_basic.xml"
+FIXTURE = (REPO / "tests" / "unit" / "adapters" / "fixtures" / "compact"
+           / "missing_reported_basic.xml")
 PASSWORD = "benchmark password 1"
 GRADES = ["HIGH", "MEDIUM", "LOW", "NO_APPARENT_RISK"]
 AUTHORITIES = ["kent", "medway", "warwickshire", "derby", "derbyshire", "halton", "warrington"]
@@ -65,7 +68,7 @@ def fill(services: Services, episodes: int, seed: int = 7) -> list[str]:
     for start in range(0, episodes, batch):
         with services.db.unit_of_work() as session:
             # Parents first: rows without relationships are not ordered by foreign keys.
-            rows: dict[str, list[Any]] = {"episodes": [], "events": [], "rest": []}
+            rows: dict[str, list[Any]] = {"episodes": [], "events": [], "rest": [], "acks": []}
             for n in range(start, min(start + batch, episodes)):
                 episode_id, event_id = new_id(), new_id()
                 ids.append(episode_id)
@@ -91,23 +94,32 @@ def fill(services: Services, episodes: int, seed: int = 7) -> list[str]:
                     copies.append((host, "rhi_service", "INFORMATION"))
                 for authority, team, role in copies:
                     status = "HELD" if rng.random() < 0.01 else "SENT"
+                    delivery_id = new_id()
                     rows["rest"].append(DeliveryRow(
-                        event_id=event_id, episode_id=episode_id, authority=authority,
-                        team=team, role=role, reason="benchmark", profile="action",
+                        id=delivery_id, event_id=event_id, episode_id=episode_id,
+                        authority=authority, team=team, role=role, reason="benchmark",
+                        profile="action",
                         channel={"kind": "folder", "address": f"drop/{authority}/{team}"},
                         status=status, attempts=1, created_at=opened,
                         sent_at=opened if status == "SENT" else None))
+                    if rng.random() < 0.1:
+                        rows["acks"].append(ClockRow(
+                            kind="ack_received", subject_type="delivery",
+                            subject_id=delivery_id, created_at=opened,
+                            due_at=now + timedelta(hours=rng.randint(-8, 8)), data={}))
                 if n % 10 == 0:
                     rows["rest"].append(CoordinatorItemRow(
                         kind=rng.choice(["no_route", "escalation_ack", "repeat_missing_3_in_90",
                                          "no_channel"]), message=f"benchmark item {n}",
                         authority=responsible, episode_id=episode_id, created_at=opened))
-                if missing:
-                    rows["rest"].append(ClockRow(kind="rhi_due", subject_type="episode",
-                                         subject_id=episode_id,
-                                         due_at=now + timedelta(hours=rng.randint(-48, 48)),
-                                         created_at=opened, data={}))
-            for kind in ("episodes", "events", "rest"):
+                if not missing and n % 2 == 1:
+                    rows["rest"].append(RhiRow(
+                        episode_id=episode_id, responsible_authority=responsible,
+                        conducting_authority=responsible, clock_start="return",
+                        start_at=opened, due_at=now + timedelta(hours=rng.randint(-48, 96)),
+                        status=rng.choice(["DUE", "OFFERED", "COMPLETED"]), required=True,
+                        created_at=opened, updated_at=opened))
+            for kind in ("episodes", "events", "rest", "acks"):
                 session.add_all(rows[kind])
                 session.flush()
         with services.db.unit_of_work() as session:
@@ -149,7 +161,28 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres", action="store_true",
+                        help="start a throw-away PostgreSQL server (tests/support/postgres.py)")
     args = parser.parse_args()
+    if args.postgres:
+        import sys
+
+        sys.path.insert(0, str(REPO))
+        from tests.support.postgres import PostgresServer
+
+        server = PostgresServer()
+        server.start()
+        try:
+            args.database_url = server.create_database("bench_dashboard")
+            run(args)
+        finally:
+            server.stop()
+        return
+    run(args)
+
+
+def run(args: argparse.Namespace) -> None:
+    """Fill a store and print page times, for the parsed arguments."""
     use_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"

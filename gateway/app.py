@@ -6,6 +6,7 @@ from flask import Flask, Response, jsonify
 
 from gateway.dashboard import quarantine_page
 from gateway.dashboard.status import status_page
+from gateway.delivery.api import register as register_deliveries_api
 from gateway.intake import quarantine
 from gateway.intake.api import intake
 from gateway.openapi import build_spec
@@ -22,6 +23,7 @@ def create_app(services: Services | None = None) -> Flask:
     app.register_blueprint(intake)
     app.register_blueprint(status_page)
     quarantine.register(app)
+    register_deliveries_api(app)
     quarantine_page.register(app)
 
     @app.get("/api/v1/openapi.json")

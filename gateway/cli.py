@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from gateway.clock import system_clock
+from gateway.delivery.cli import resend as deliveries_resend
 from gateway.intake.cli import intake as intake_group
 from gateway.intake.cli import quarantine as quarantine_group
 from gateway.services import Services
@@ -342,19 +343,7 @@ def deliveries() -> None:
     """Inspect and repair deliveries."""
 
 
-@deliveries.command("resend")
-@click.argument("delivery_id")
-@click.option("--actor", default="cli", show_default=True, help="Who is re-sending (audited).")
-def deliveries_resend(delivery_id: str, actor: str) -> None:
-    """Put a HELD delivery back in the queue on its channel."""
-    services = _services()
-    try:
-        status = services.outbox.resend(delivery_id, actor=actor)
-    except (KeyError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"{delivery_id}: {status}")
-
-
+deliveries.add_command(deliveries_resend)
 main.add_command(intake_group)
 main.add_command(quarantine_group)
 

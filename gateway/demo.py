@@ -29,11 +29,13 @@ def demo_tokens(settings: Settings) -> dict[str, str]:
 
 def init_demo_keys(services: Services) -> Path:
     """Create (or complete) the demo PKI: a CA, the gateway's keys and one per party."""
-    from gateway.delivery.crypto.demo_pki import init_demo_pki
+    from gateway.delivery.crypto.demo_pki import init_demo_pgp_keys, init_demo_pki
 
     directory = services.directory
     names = sorted({*directory.authorities, *directory.forces})
-    return init_demo_pki(services.settings.pki_dir, names, "ec").root
+    root = init_demo_pki(services.settings.pki_dir, names, "ec").root
+    init_demo_pgp_keys(services.settings.pki_dir, [])  # the gateway's own OpenPGP key
+    return root
 
 
 def first_run(services: Services, echo: Callable[[str], None] = print) -> None:

@@ -9,6 +9,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from gateway import __version__
+from gateway.delivery.api import openapi_paths
 from gateway.domain.enums import InboundStatus
 
 
@@ -136,5 +137,7 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    for path, operations in openapi_paths().items():
+        spec.path(path=path, operations=operations)
     result: dict[str, Any] = spec.to_dict()
     return result

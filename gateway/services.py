@@ -12,7 +12,7 @@ from typing import Any
 from adapters.base import CaseSystemAdapter, PoliceAdapter, Rendered
 from adapters.registry import case_system_adapter, police_adapters
 from gateway.clock import system_clock
-from gateway.delivery.crypto.channel import MessageProtector
+from gateway.delivery.crypto.channel import MessageProtector, PgpKeyFile
 from gateway.delivery.crypto.keystore import KeyPairPaths, KeyStore
 from gateway.delivery.errors import PermanentDeliveryError
 from gateway.delivery.outbox import Outbox
@@ -147,8 +147,11 @@ class Services:
     @cached_property
     def protector(self) -> MessageProtector:
         """Return the signer and encrypter of outgoing copies."""
+        pgp_key = None
+        if self.settings.pgp_key_path.exists():
+            pgp_key = PgpKeyFile(self.settings.pgp_key_path, self.settings.pgp_passphrase)
         return MessageProtector(self.keystore, self.settings.ca_file, self.clock,
-                                on_warning=self._certificate_warning)
+                                pgp_key=pgp_key, on_warning=self._certificate_warning)
 
     def protect(self, rendered: Rendered, channel: Channel) -> tuple[bytes, str, str]:
         """Sign and encrypt a rendered copy as its channel requires."""

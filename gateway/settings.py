@@ -69,6 +69,8 @@ class Settings:
     decryption_key_paths: tuple[Path, ...]
     decryption_cert_paths: tuple[Path, ...]
     ca_file: Path
+    pgp_key_path: Path
+    pgp_passphrase: str | None
     max_body_bytes: int = 1_048_576
     data_key: str | None = None  # base64 AES-256 key for sealing raw messages at rest
     embedded: bool = True
@@ -126,6 +128,8 @@ def _build() -> Settings:
         decryption_cert_paths=_paths("GATEWAY_DECRYPTION_CERT_PATHS",
                                      pki_dir / "gateway-enc.pem"),
         ca_file=_path("GATEWAY_CA_FILE", pki_dir / "ca.pem"),
+        pgp_key_path=_path("GATEWAY_PGP_KEY_PATH", pki_dir / "pgp" / "gateway.sec.asc"),
+        pgp_passphrase=_env("GATEWAY_PGP_PASSPHRASE"),
         max_body_bytes=_int("GATEWAY_MAX_BODY_BYTES", 1_048_576),
         data_key=_env("GATEWAY_DATA_KEY"),
         embedded=database_url.startswith("sqlite"),

@@ -148,6 +148,11 @@ def may_record_rhi(viewer: Viewer, episode_visible: bool) -> bool:
     return viewer.role is Role.AUTHORITY and episode_visible
 
 
+def may_reprocess(viewer: Viewer) -> bool:
+    """Say whether `viewer` may re-process a quarantined message (it re-reads the directory)."""
+    return viewer.role.sees_everything
+
+
 def may_see_operations(viewer: Viewer) -> bool:
     """Say whether `viewer` may see the audit log and the authorities and channels page."""
     return viewer.role.sees_everything

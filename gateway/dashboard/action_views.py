@@ -89,3 +89,18 @@ def rhi_outcome(episode_id: str) -> ResponseReturnValue:
     return _confirmed("Record this return home interview outcome?", [
         ("Outcome", actions.RHI_OUTCOMES.get(outcome, "(not chosen)")),
         ("Note", note or "(none)")], back, act)
+
+
+@dashboard.post("/messages/<inbound_id>/reprocess")
+def reprocess(inbound_id: str) -> ResponseReturnValue:
+    """Re-process a quarantined or held message after its cause was put right."""
+    back = url_for("dashboard.message", inbound_id=inbound_id)
+
+    def act() -> str:
+        status = actions.reprocess_message(services(), viewer(), inbound_id)
+        return url_for("dashboard.message", inbound_id=inbound_id, notice=status.lower())
+
+    return _confirmed("Re-process this message?", [
+        ("Message", inbound_id),
+        ("What happens", "The directory is read again and the message goes through intake "
+                         "once more; if it is valid now it is applied and sent on.")], back, act)

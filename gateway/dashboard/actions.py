@@ -15,6 +15,7 @@ from gateway.accounts.roles import Viewer
 from gateway.accounts.scope import (
     can_see_episode,
     may_record_rhi,
+    may_reprocess,
     may_resend,
     may_resolve,
     may_route,
@@ -28,14 +29,18 @@ from gateway.store import audit
 from gateway.store.models import CoordinatorItemRow, DeliveryRow, EpisodeRow, EventRow
 from routing.recipients import EpisodeHistory, PriorRecipient, route
 
-# What a person may record of a Return Home Interview (DOMAIN.md §5).
+# What a person may record of a Return Home Interview (gateway.tracking.rhi.OUTCOMES).
 RHI_OUTCOMES = {
+    "offered": "Interview offered",
+    "accepted": "Child accepted the offer",
     "completed": "Interview completed",
     "declined": "Child declined the interview",
     "not_possible": "Could not be held (child not contactable)",
 }
-# Until tracking offers an RHI API, a hand-recorded outcome is kept as a resolved item.
-RHI_NOTE_KIND = "rhi_outcome_recorded"
+
+
+# Inbound statuses a person may re-process (gateway.intake.quarantine.QUARANTINE_STATUSES).
+REPROCESSABLE = ("QUARANTINED", "HELD")
 
 
 class ActionError(Exception):
@@ -176,16 +181,17 @@ def set_responsible_authority(services: Services, viewer: Viewer, item_id: str,
 
 def record_rhi_outcome(services: Services, viewer: Viewer, episode_id: str, outcome: str,
                        note: str) -> str:
-    """Record a Return Home Interview outcome by hand; return the id of the note kept.
+    """Record a Return Home Interview outcome by hand through tracking; return the RHI id.
 
-    Kept as a resolved coordinator item of kind `rhi_outcome_recorded` (and audited) until
-    the tracking package offers an API that also stops the RHI clock.
+    The note is kept as the exceptional reason a late completion needs (000 §8.8).
     """
+    from gateway.tracking.rhi import LateReasonRequired, rhi_for_episode
+    from gateway.tracking.wiring import tracker
+
     if outcome not in RHI_OUTCOMES:
         raise ActionError("Choose what happened with the interview")
     with services.db.read() as session:
-        row = session.get(EpisodeRow, episode_id)
-        if row is None:
+        if session.get(EpisodeRow, episode_id) is None:
             raise ActionError("There is no such episode", 404)
         visible = can_see_episode(session, viewer, episode_id)
     if not may_record_rhi(viewer, visible):
@@ -193,16 +199,43 @@ def record_rhi_outcome(services: Services, viewer: Viewer, episode_id: str, outc
         raise ActionError("You may not record an RHI outcome for this episode", 403)
     now = services.clock()
     with services.db.unit_of_work() as session:
-        item = CoordinatorItemRow(
-            kind=RHI_NOTE_KIND, message=f"RHI outcome recorded by hand: {RHI_OUTCOMES[outcome]}",
-            authority=viewer.organisation, force=row.force, episode_id=row.id, created_at=now,
-            resolved_at=now, resolved_by=viewer.actor, resolution_note=note.strip()[:4000] or None)
-        session.add(item)
-        session.flush()
+        rhi = rhi_for_episode(session, episode_id)
+        if rhi is None:
+            raise ActionError("No return home interview is owed for this episode: the child "
+                              "has not been found yet, or none is required", 409)
+        try:
+            tracker(services).record_outcome(session, rhi.id, outcome, at=now, now=now,
+                                             by=viewer.actor, late_reason=note.strip() or None)
+        except LateReasonRequired as exc:
+            raise ActionError(str(exc)) from exc
+        except ValueError as exc:
+            raise ActionError(str(exc), 409) from exc
         audit.record(session, at=now, actor=viewer.actor, action="rhi.outcome_recorded",
-                     subject_type="episode", subject_id=row.id,
-                     detail={"outcome": outcome, "note": note.strip(), "item": item.id})
-        return item.id
+                     subject_type="episode", subject_id=episode_id,
+                     detail={"rhi": rhi.id, "outcome": outcome, "note": note.strip()})
+        return rhi.id
+
+
+def reprocess_message(services: Services, viewer: Viewer, inbound_id: str) -> str:
+    """Re-process a quarantined or held message under the current configuration.
+
+    Returns the message's status afterwards. The quarantine service reloads the directory,
+    audits the request and the result, and resolves the message's items when it gets through.
+    """
+    from gateway.intake.quarantine import ConfigInvalid, NotInQuarantine, reprocess
+
+    if not may_reprocess(viewer):
+        _denied(services, viewer, "quarantine.reprocess", "inbound", inbound_id)
+        raise ActionError("Only regional coordinators and administrators may re-process "
+                          "messages", 403)
+    try:
+        receipt = reprocess(services, inbound_id, viewer.actor)
+    except NotInQuarantine as exc:
+        raise ActionError(str(exc), 409) from exc
+    except ConfigInvalid as exc:
+        raise ActionError(f"The configuration does not load, so nothing was re-processed: "
+                          f"{exc}", 409) from exc
+    return receipt.status.value
 
 
 def _denied(services: Services, viewer: Viewer, action: str, subject_type: str,

@@ -9,15 +9,17 @@ from sqlalchemy import func, or_, select
 from gateway.accounts.scope import (
     can_see_episode,
     delivery_condition,
+    inbound_condition,
     item_condition,
     may_record_rhi,
+    may_reprocess,
     may_resend,
     may_resolve,
     may_route,
     may_see_operations,
 )
 from gateway.dashboard import queries
-from gateway.dashboard.actions import RHI_OUTCOMES, alternate_channels
+from gateway.dashboard.actions import REPROCESSABLE, RHI_OUTCOMES, alternate_channels
 from gateway.dashboard.assets import govuk_assets_dir
 from gateway.dashboard.blueprint import (
     dashboard,
@@ -29,9 +31,15 @@ from gateway.dashboard.blueprint import (
     viewer,
 )
 from gateway.dashboard.channels import channel_health
-from gateway.dashboard.timeline import episode_view
+from gateway.dashboard.timeline import delivery_acks, episode_view
 from gateway.domain.enums import DeliveryStatus
-from gateway.store.models import AuditEntry, CoordinatorItemRow, DeliveryRow, EpisodeRow
+from gateway.store.models import (
+    AuditEntry,
+    CoordinatorItemRow,
+    DeliveryRow,
+    EpisodeRow,
+    InboundMessage,
+)
 
 AUDIT_PAGE = 100
 
@@ -91,6 +99,17 @@ def episode(episode_id: str) -> ResponseReturnValue:
 @dashboard.get("/deliveries")
 def deliveries() -> ResponseReturnValue:
     """List deliveries, filtered by status and authority."""
+    return page("deliveries.html", **_deliveries_context())
+
+
+@dashboard.get("/deliveries/live")
+def deliveries_live() -> ResponseReturnValue:
+    """Return the deliveries table as a fragment, for live refresh."""
+    return page("_deliveries_table.html", **_deliveries_context())
+
+
+def _deliveries_context() -> dict[str, object]:
+    """Return what the deliveries list shows for this request's filters."""
     status = request.args.get("status") or None
     if status and status not in DeliveryStatus.__members__:
         status = None
@@ -99,8 +118,8 @@ def deliveries() -> ResponseReturnValue:
         rows = queries.deliveries(session, viewer(), status=status, authority=authority)
         counts = queries.delivery_counts(session, viewer())
         refs = queries.references(session, {r.episode_id for r in rows})
-    return page("deliveries.html", rows=rows, counts=counts, refs=refs, status=status or "",
-                authority=authority or "", statuses=list(DeliveryStatus.__members__))
+    return {"rows": rows, "counts": counts, "refs": refs, "status": status or "",
+            "authority": authority or "", "statuses": list(DeliveryStatus.__members__)}
 
 
 def _visible_delivery(delivery_id: str) -> tuple[DeliveryRow, str]:
@@ -124,8 +143,10 @@ def delivery(delivery_id: str) -> ResponseReturnValue:
     """Show one delivery, with re-send if it is held; its status refreshes live."""
     row, reference = _visible_delivery(delivery_id)
     alternates = sorted(alternate_channels(services(), row)) if row.status == "HELD" else []
+    with services().db.read() as session:
+        ack = delivery_acks(session, [row.id]).get(row.id)
     return page("delivery.html", row=row, reference=reference, alternates=alternates,
-                may_resend=may_resend(viewer(), row))
+                may_resend=may_resend(viewer(), row), ack=ack)
 
 
 @dashboard.get("/deliveries/<delivery_id>/live")
@@ -157,6 +178,25 @@ def item(item_id: str) -> ResponseReturnValue:
                 may_route=routable and may_route(viewer()) and bool(row.episode_id),
                 may_resolve=row.resolved_at is None and may_resolve(viewer(), row,
                                                                     episode_visible))
+
+
+@dashboard.get("/messages/<inbound_id>")
+def message(inbound_id: str) -> ResponseReturnValue:
+    """Show a quarantined or held message with its reasons (never its personal values)."""
+    from gateway.dashboard.quarantine_page import shown_value
+
+    with services().db.read() as session:
+        row = session.get(InboundMessage, inbound_id)
+        if row is None:
+            abort(404)
+        visible = session.execute(select(InboundMessage.id).where(
+            InboundMessage.id == inbound_id, inbound_condition(viewer()))).first() is not None
+    if not visible:
+        record("message.view_denied", "inbound", inbound_id, {"role": viewer().role.value})
+        abort(403)
+    record("quarantine.viewed", "inbound", inbound_id, {"status": row.status})
+    return page("message.html", row=row, shown_value=shown_value,
+                may_reprocess=may_reprocess(viewer()) and row.status in REPROCESSABLE)
 
 
 @dashboard.get("/authorities")

@@ -1,9 +1,9 @@
 """Read-side queries of the dashboard: what needs action today, lists, search, each scoped.
 
 Every function takes the session, the viewer and `now`, and returns plain rows for templates.
-Tracking's clocks are read from the clocks table only (kinds starting `ack` and `rhi`), and
-escalations and repeat-missing alerts from coordinator items, so this module needs nothing
-from the tracking package's code.
+Tracking's facts are read from its tables only (acknowledgement clocks and rows, Return Home
+Interviews), and escalations and repeat-missing alerts from coordinator items, so this module
+imports nothing of the tracking package's code.
 """
 
 from __future__ import annotations
@@ -30,14 +30,22 @@ from gateway.store.models import (
     EpisodeRow,
     InboundMessage,
 )
+from gateway.store.tracking_models import DeliveryAckRow, RepeatTriggerRow, RhiRow
 
 # Coordinator item kinds raised when routing could not find who must act.
 ROUTING_KINDS = ("no_route", "find_responsible_authority", "unknown_authority",
                  "postcode_unresolved", "outside_england", "placement_postcode_missing")
 # Kinds shown in their own Today lists (or elsewhere) rather than under "other items".
 _LISTED_KINDS = (*ROUTING_KINDS, "delivery_held", "quarantined")
-# Clock states after which a clock no longer needs anyone.
-CLOSED_CLOCK_STATES = ("CANCELLED", "DONE", "MET", "COMPLETED", "STOPPED")
+# Clock states after which a clock needs no one here (a FAILED one raises its own item).
+CLOSED_CLOCK_STATES = ("CANCELLED", "FAILED")
+ACK_RECEIVED, ACK_ACCEPTED = "ack_received", "ack_accepted"  # gateway.tracking.acks
+ACK_KINDS = (ACK_RECEIVED, ACK_ACCEPTED)
+RHI_OPEN = ("DUE", "OFFERED", "ACCEPTED")  # gateway.tracking.rhi.OPEN
+# Items tracking raises when a deadline passed: shown as escalations.
+ESCALATION_KINDS = ("ack_missed", "rhi_overdue", "rhi_copy_escalation", "rhi_copy_follow_up",
+                    "police_notice_late", "strategy_discussion_due", "long_term_missing",
+                    "nar_cap_exceeded", "away_from_placement_limit")
 RISK_ORDER = (RiskGrade.HIGH.value, RiskGrade.MEDIUM.value, RiskGrade.LOW.value,
               RiskGrade.NO_APPARENT_RISK.value)
 LIST_LIMIT = 25
@@ -97,44 +105,52 @@ def _section(session: Session, key: str, title: str, kind: str, stmt: Any,
     return Section(key, title, _count(session, stmt), rows, kind)
 
 
-def _clock_sections(session: Session, viewer: Viewer, now: datetime,
-                    limit: int) -> dict[str, tuple[int, list[ClockView]]]:
-    """Return acknowledgement and RHI clocks needing attention, by section, in one query.
+def _unacknowledged(session: Session, viewer: Viewer, now: datetime,
+                    limit: int) -> tuple[int, list[ClockView]]:
+    """Return deliveries whose acknowledgement deadline passed with no acknowledgement.
 
-    A clock's subject is an episode or a delivery; both lead to the episode that decides
-    whether the viewer may see the clock.
+    Read from tracking's tables: an acknowledgement clock (kind `ack_received` or
+    `ack_accepted`) due before now, not cancelled, whose step is still missing on the
+    delivery's acknowledgement row.
     """
-    soon = now + timedelta(hours=24)
-    category = case(
-        (ClockRow.kind.like("ack%") & (ClockRow.due_at < now), "unacknowledged"),
-        (ClockRow.kind.like("rhi%") & (ClockRow.due_at < now), "rhi_overdue"),
-        (ClockRow.kind.like("rhi%"), "rhi_due"),
-        else_=None)
-    episode_id = case((ClockRow.subject_type == "episode", ClockRow.subject_id),
-                      else_=DeliveryRow.episode_id)
-    ranked = (select(ClockRow.id.label("id"), EpisodeRow.id.label("episode_id"),
-                     EpisodeRow.police_reference.label("reference"),
-                     DeliveryRow.authority.label("authority"), category.label("category"),
+    acknowledged = case(
+        (ClockRow.kind == ACK_RECEIVED, DeliveryAckRow.received_at.is_not(None)),
+        (ClockRow.kind == ACK_ACCEPTED, DeliveryAckRow.accepted_at.is_not(None)),
+        else_=False)
+    stmt = (select(ClockRow, EpisodeRow.id, EpisodeRow.police_reference, DeliveryRow.authority)
+            .join(DeliveryRow, DeliveryRow.id == ClockRow.subject_id)
+            .join(EpisodeRow, EpisodeRow.id == DeliveryRow.episode_id)
+            .outerjoin(DeliveryAckRow, DeliveryAckRow.delivery_id == DeliveryRow.id)
+            .where(ClockRow.subject_type == "delivery", ClockRow.kind.in_(ACK_KINDS),
+                   ClockRow.due_at < now, ClockRow.state.not_in(CLOSED_CLOCK_STATES),
+                   ~acknowledged, episode_condition(viewer)))
+    count = _count(session, stmt.with_only_columns(ClockRow.id))
+    rows = session.execute(stmt.order_by(ClockRow.due_at).limit(limit)).all()
+    return count, [ClockView(c.id, c.kind, c.due_at, c.state, e, ref, authority)
+                   for c, e, ref, authority in rows]
+
+
+def _rhi_sections(session: Session, viewer: Viewer, now: datetime,
+                  limit: int) -> dict[str, tuple[int, list[ClockView]]]:
+    """Return the open Return Home Interviews overdue and due in 24 hours, in one query."""
+    category = case((RhiRow.due_at < now, "rhi_overdue"), else_="rhi_due")
+    ranked = (select(RhiRow.id.label("id"), category.label("category"),
                      func.row_number().over(partition_by=category,
-                                            order_by=ClockRow.due_at).label("rank"),
+                                            order_by=RhiRow.due_at).label("rank"),
                      func.count().over(partition_by=category).label("total"))
-              .outerjoin(DeliveryRow, (ClockRow.subject_type == "delivery")
-                         & (DeliveryRow.id == ClockRow.subject_id))
-              .outerjoin(EpisodeRow, EpisodeRow.id == episode_id)
-              .where(ClockRow.due_at < soon, ClockRow.state.not_in(CLOSED_CLOCK_STATES),
-                     ClockRow.kind.like("ack%") | ClockRow.kind.like("rhi%"),
-                     episode_condition(viewer))
+              .join(EpisodeRow, EpisodeRow.id == RhiRow.episode_id)
+              .where(RhiRow.status.in_(RHI_OPEN), RhiRow.required.is_(True),
+                     RhiRow.due_at < now + timedelta(hours=24), episode_condition(viewer))
               .subquery())
     result: dict[str, tuple[int, list[ClockView]]] = {}
-    for clock, episode, reference, authority, key, total in session.execute(
-            select(ClockRow, ranked.c.episode_id, ranked.c.reference, ranked.c.authority,
-                   ranked.c.category, ranked.c.total)
-            .join(ranked, ranked.c.id == ClockRow.id)
-            .where(ranked.c.rank <= limit, ranked.c.category.is_not(None))
-            .order_by(ranked.c.rank)).all():
-        _, views = result.setdefault(str(key), (int(total), []))
-        views.append(ClockView(clock.id, clock.kind, clock.due_at, clock.state, episode,
-                               reference, authority or (clock.data or {}).get("authority")))
+    for rhi, reference, key, total in session.execute(
+            select(RhiRow, EpisodeRow.police_reference, ranked.c.category, ranked.c.total)
+            .join(ranked, ranked.c.id == RhiRow.id)
+            .join(EpisodeRow, EpisodeRow.id == RhiRow.episode_id)
+            .where(ranked.c.rank <= limit).order_by(ranked.c.rank)).all():
+        result.setdefault(str(key), (int(total), []))[1].append(ClockView(
+            rhi.id, f"return home interview ({rhi.status.lower()})", rhi.due_at, rhi.status,
+            rhi.episode_id, reference, rhi.conducting_authority or rhi.responsible_authority))
     return result
 
 
@@ -145,8 +161,10 @@ def _item_sections(session: Session, viewer: Viewer, limit: int
     category = case(
         (kind.in_(ROUTING_KINDS), "unroutable"),
         (kind.in_(_LISTED_KINDS), None),  # shown as held deliveries and quarantined messages
-        (kind.like("escalat%"), "escalations"),
-        (kind.like("repeat%"), "repeat_missing"),
+        (kind.like("repeat%") | CoordinatorItemRow.id.in_(
+            select(RepeatTriggerRow.item_id).where(RepeatTriggerRow.item_id.is_not(None))),
+         "repeat_missing"),
+        (kind.like("escalat%") | kind.in_(ESCALATION_KINDS), "escalations"),
         else_="other_items")
     ranked = (select(CoordinatorItemRow.id.label("id"), category.label("category"),
                      func.row_number().over(
@@ -174,11 +192,11 @@ def risk_rank() -> Any:
 def today(session: Session, viewer: Viewer, now: datetime,
           limit: int = LIST_LIMIT) -> TodayView:
     """Return the counts and first rows of everything that needs action for `viewer`."""
-    clocks = _clock_sections(session, viewer, now, limit)
+    rhis = _rhi_sections(session, viewer, now, limit)
     items = _item_sections(session, viewer, limit)
 
-    def clock_section(key: str, title: str) -> Section:
-        count, rows = clocks.get(key, (0, []))
+    def rhi_section(key: str, title: str) -> Section:
+        count, rows = rhis.get(key, (0, []))
         return Section(key, title, count, rows, "clocks")
 
     def item_section(key: str, title: str) -> Section:
@@ -186,7 +204,8 @@ def today(session: Session, viewer: Viewer, now: datetime,
         return Section(key, title, count, rows, "items")
 
     sections = [
-        clock_section("unacknowledged", "Deliveries not acknowledged in time"),
+        Section("unacknowledged", "Deliveries not acknowledged in time",
+                *_unacknowledged(session, viewer, now, limit), "clocks"),
         _section(session, "held", "Held deliveries", "deliveries",
                  scoped_deliveries(viewer).where(
                      DeliveryRow.status == DeliveryStatus.HELD.value),
@@ -197,8 +216,8 @@ def today(session: Session, viewer: Viewer, now: datetime,
                      inbound_condition(viewer)),
                  [InboundMessage.received_at.desc()], limit),
         item_section("unroutable", "Unroutable notifications"),
-        clock_section("rhi_overdue", "Return home interviews overdue"),
-        clock_section("rhi_due", "Return home interviews due in 24 hours"),
+        rhi_section("rhi_overdue", "Return home interviews overdue"),
+        rhi_section("rhi_due", "Return home interviews due in 24 hours"),
         item_section("escalations", "Escalations"),
         item_section("repeat_missing", "Repeat missing"),
         item_section("other_items", "Other open items"),

@@ -25,6 +25,7 @@ from gateway.store.models import (
     EventRow,
     InboundMessage,
 )
+from gateway.store.tracking_models import DeliveryAckRow, RhiRow
 from routing.minimisation import minimise_with_report
 
 
@@ -53,6 +54,8 @@ class EpisodeView:
     deliveries: list[DeliveryRow]
     items: list[CoordinatorItemRow]
     timeline: list[TimelineEntry]
+    rhi: RhiRow | None = None
+    acks: dict[str, DeliveryAckRow] = field(default_factory=dict)
 
 
 def _latest_notification(session: Session, episode_id: str) -> dict[str, Any] | None:
@@ -83,10 +86,22 @@ def episode_view(session: Session, viewer: Viewer, episode: EpisodeRow) -> Episo
     items = list(session.execute(select(CoordinatorItemRow).where(
         CoordinatorItemRow.episode_id == episode.id).order_by(
         CoordinatorItemRow.created_at)).scalars())
+    rhi = session.execute(select(RhiRow).where(RhiRow.episode_id == episode.id)
+                          ).scalar_one_or_none()
+    acks = delivery_acks(session, [d.id for d in deliveries])
     return EpisodeView(episode=episode, child=child, placement=placement, profile=profile,
                        withheld=withheld, risk_history=list(data.get("risk_history") or []),
                        deliveries=deliveries, items=items,
-                       timeline=_timeline(session, episode, deliveries, items))
+                       timeline=_timeline(session, episode, deliveries, items), rhi=rhi,
+                       acks=acks)
+
+
+def delivery_acks(session: Session, delivery_ids: list[str]) -> dict[str, DeliveryAckRow]:
+    """Return tracking's acknowledgement rows of the given deliveries, by delivery id."""
+    if not delivery_ids:
+        return {}
+    return {row.delivery_id: row for row in session.execute(select(DeliveryAckRow).where(
+        DeliveryAckRow.delivery_id.in_(delivery_ids))).scalars()}
 
 
 def _timeline(session: Session, episode: EpisodeRow, deliveries: list[DeliveryRow],

@@ -132,7 +132,11 @@ def team_channel(services: Services, delivery_id: str, team: str) -> Channel:
 
 def check_channel(services: Services, channel: Channel) -> None:
     """Refuse a channel whose recipient certificate or key is missing or unusable now."""
-    assert channel.certificate
+    if channel.encryption not in ENCRYPTIONS:
+        raise ChannelRefused(f"{channel.endpoint} is not encrypted; copies never leave "
+                             "unencrypted")
+    if not channel.certificate:
+        raise ChannelRefused(f"{channel.endpoint} names no recipient certificate or key file")
     path = Path(channel.certificate)
     if not path.is_absolute():  # as Services.protect resolves directory paths
         path = services.settings.data_dir / path
@@ -263,6 +267,50 @@ def api_resend(delivery_id: str) -> tuple[Response, int]:
     response = jsonify(delivery_status(services, delivery_id))
     response.headers["Location"] = f"/api/v1/deliveries/{delivery_id}"
     return response, 202
+
+
+def openapi_paths() -> dict[str, dict[str, Any]]:
+    """Return this API's OpenAPI path items, for `gateway.openapi.build_spec` to add."""
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    delivery_id = {"name": "delivery_id", "in": "path", "required": True,
+                   "schema": {"type": "string"}}
+    status = {"application/json": {"schema": {"type": "object", "properties": {
+        name: {"type": "string", "nullable": True} for name in (
+            "delivery_id", "episode_id", "event_id", "authority", "team", "role", "status",
+            "created_at", "next_attempt_at", "sent_at", "last_error", "remote_ref")} | {
+        "attempts": {"type": "integer"}, "channel": {"type": "object"}}}}}
+
+    def answer(code: int, text: str) -> dict[str, Any]:
+        return {"description": text, "content": status if code < 300 else problem}
+
+    unauthorised = answer(401, "no valid coordinator bearer token")
+    missing = answer(404, "no such delivery")
+    return {
+        "/api/v1/deliveries/{delivery_id}": {"get": {
+            "summary": "Where one delivery stands (coordinators)",
+            "security": [{"bearer": []}],
+            "parameters": [delivery_id],
+            "responses": {"200": answer(200, "the delivery's status"), "401": unauthorised,
+                          "404": missing},
+        }},
+        "/api/v1/deliveries/{delivery_id}/resend": {"post": {
+            "summary": "Re-send a HELD delivery, on its own or an alternate channel (audited)",
+            "security": [{"bearer": []}],
+            "parameters": [delivery_id],
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object",
+                "description": 'at most one of "channel" (kind, address, rendering, '
+                               'encryption cms|pgp, certificate, options) or "team" (a team '
+                               "of the same authority in the directory)",
+                "properties": {"channel": {"type": "object"}, "team": {"type": "string"}}}}}},
+            "responses": {
+                "202": answer(202, "queued again; the delivery's status"),
+                "400": answer(400, "the body or the alternate channel is refused, with why"),
+                "401": unauthorised, "404": missing,
+                "409": answer(409, "the delivery is not HELD"),
+            },
+        }},
+    }
 
 
 def register(app: Flask) -> None:

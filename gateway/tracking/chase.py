@@ -17,7 +17,7 @@ from gateway.domain.enums import EventType, RecipientRole
 from gateway.domain.model import Notification
 from gateway.domain.routing import Channel, CoordinatorItem, Recipient
 from gateway.domain.schemas import episode_from_json, notification_to_json
-from gateway.store.models import EpisodeRow, EventRow
+from gateway.store.models import EpisodeRow, EventRow, new_id
 from gateway.tracking.context import TrackingContext
 from routing.directory import FRONT_DOOR, MISSING_COORDINATOR, POLICE_FEEDBACK
 
@@ -63,12 +63,13 @@ def chase(ctx: TrackingContext, session: Session, *, episode_id: str, kind: str,
         return None
     team, channel, profile = resolved
     notification = _chase_notification(episode_row, kind, reason, now, details or {})
-    event = EventRow(episode_id=episode_id, inbound_message_id=None, event_type=CHASE_EVENT,
+    event = EventRow(id=new_id(), episode_id=episode_id, inbound_message_id=None,
+                     event_type=CHASE_EVENT,
                      revision=1, occurred_at=now, recorded_at=now, applied=False,
                      note=f"chase {kind}: {reason}"[:4000],
                      notification=notification_to_json(notification))
     session.add(event)
-    session.flush()
+    session.flush()  # the delivery row refers to the event
     recipient = Recipient(authority=target.authority, team=team, role=RecipientRole.ACTION,
                           channel=channel, reason=f"chase ({kind}): {reason}", profile=profile)
     return ctx.writer.create_delivery(session, episode_id, event.id, recipient, now)

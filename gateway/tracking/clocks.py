@@ -15,9 +15,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -123,12 +123,11 @@ def schedule_many(session: Session, rows: list[dict[str, Any]]) -> int:
         return 0
     dialect = session.get_bind().dialect.name
     insert_: Any = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert_(ClockRow).on_conflict_do_nothing(
+    statement = insert_(ClockRow.__table__).on_conflict_do_nothing(
         index_elements=["kind", "subject_id", "due_at"])
-    if len(rows) == 1:
-        result = session.execute(statement.values(**rows[0]))
-    else:
-        result = session.execute(statement, rows)
+    # A Core insert on the session's connection (same transaction): the values travel as
+    # bound parameters, so the compiled statement is cached, and the row count is exact.
+    result = session.connection().execute(statement, rows[0] if len(rows) == 1 else rows)
     return int(getattr(result, "rowcount", len(rows)))
 
 
@@ -158,6 +157,10 @@ def pending(session: Session, subject_id: str, kinds: Iterable[str]) -> list[Clo
     return list(session.execute(select(ClockRow).where(
         ClockRow.subject_id == subject_id, ClockRow.state == PENDING,
         ClockRow.kind.in_(list(kinds))).order_by(ClockRow.due_at)).scalars())
+
+
+class _HandlerFailed(Exception):
+    """A handler raised while firing a batch together: fire the batch one by one instead."""
 
 
 class ClockEngine:
@@ -194,9 +197,57 @@ class ClockEngine:
         return list(result.scalars())
 
     def fire(self, clock_ids: list[str], token: datetime, now: datetime) -> TickReport:
-        """Fire clocks claimed with `token`, each once, in one transaction (own commit)."""
+        """Fire clocks claimed with `token`, each once (own commits).
+
+        The whole batch first fires in one transaction; if any handler fails, that is
+        rolled back and the batch fires again one savepoint per clock, so one bad clock
+        neither blocks the others nor makes the common case pay for savepoints.
+        """
+        try:
+            with self.db.unit_of_work() as session:
+                return self._fire_together(session, clock_ids, token, now)
+        except _HandlerFailed:
+            pass
         with self.db.unit_of_work() as session:
             return self.fire_in(session, clock_ids, token, now)
+
+    def _fire_together(self, session: Session, clock_ids: list[str], token: datetime,
+                       now: datetime) -> TickReport:
+        """Mark the batch FIRED by compare-and-set, then run each handler; all or nothing."""
+        report = TickReport()
+        won: list[str] = []
+        for start in range(0, len(clock_ids), _CHUNK):
+            won += session.execute(
+                update(ClockRow).where(ClockRow.id.in_(clock_ids[start:start + _CHUNK]),
+                                       ClockRow.state == PENDING, ClockRow.claimed_at == token)
+                .values(state=FIRED, fired_at=now).returning(ClockRow.id)
+                .execution_options(synchronize_session=False)).scalars().all()
+        outcomes: list[dict[str, Any]] = []
+        for start in range(0, len(won), _CHUNK):
+            rows = session.execute(select(ClockRow).where(
+                ClockRow.id.in_(won[start:start + _CHUNK])).order_by(ClockRow.due_at)).scalars()
+            for row in list(rows):
+                handler = self.handlers.get(row.kind)
+                data = dict(row.data or {})
+                try:
+                    if handler is None:
+                        raise LookupError(f"no handler for clock kind {row.kind!r}")
+                    fired = handler(session, row, now)
+                except Exception as exc:
+                    raise _HandlerFailed(row.id) from exc
+                outcomes.append({"b_id": row.id, "b_data": {**data, "outcome": fired.outcome}})
+                report.fired += 1
+                report.by_kind[row.kind] += 1
+                report.outcomes[fired.outcome] += 1
+                report.items += fired.items
+                report.deliveries.extend(fired.deliveries)
+        if outcomes:
+            table = cast(Table, ClockRow.__table__)
+            session.flush()
+            session.connection().execute(
+                update(table).where(table.c.id == bindparam("b_id"))
+                .values(data=bindparam("b_data")), outcomes)
+        return report
 
     def fire_in(self, session: Session, clock_ids: list[str], token: datetime,
                 now: datetime) -> TickReport:

@@ -42,11 +42,11 @@ def owner_of(looked_after: bool, home: str | None, responsible: str | None,
     return home or responsible or host
 
 
-def track(session: Session, applied: AppliedEvent) -> TrackedEpisodeRow:
-    """Create or refresh the tracking facts of the episode an event applied to."""
+def track(session: Session, applied: AppliedEvent,
+          row: TrackedEpisodeRow | None) -> TrackedEpisodeRow:
+    """Create (when `row` is None) or refresh the tracking facts of an episode."""
     episode, decision = applied.episode, applied.decision
     looked_after = bool(episode.placement and episode.placement.looked_after)
-    row = session.get(TrackedEpisodeRow, applied.episode_id)
     if row is None:
         row = TrackedEpisodeRow(episode_id=applied.episode_id, force=episode.force,
                                 opened_at=episode.opened_at, received_at=applied.now,
@@ -61,7 +61,6 @@ def track(session: Session, applied: AppliedEvent) -> TrackedEpisodeRow:
     row.child_key = child_key(episode.child, row.owner_authority) or row.child_key
     risk = episode.current_risk
     row.risk_grade = risk.grade.value if risk else row.risk_grade
-    session.flush()
     return row
 
 
@@ -72,7 +71,7 @@ def on_missing(ctx: TrackingContext, session: Session, applied: AppliedEvent,
     rules = ctx.rules(tracked.owner_authority)
     opened = tracked.opened_at
     deliveries = _check_police_notice(ctx, session, applied, tracked)
-    _schedule_strategy(ctx, session, tracked, now)
+    _schedule_strategy(ctx, session, tracked, now, new=True)
     clocks.schedule(session, kind=POLICE_UPDATE, subject_type=SUBJECT, subject_id=episode_id,
                     due_at=after_hours(opened, rules.first_update_hours), now=now,
                     data={"window_start": opened.isoformat(), "n": 1})
@@ -122,11 +121,16 @@ def milestone_count(ctx: TrackingContext) -> int:
 
 
 def _schedule_strategy(ctx: TrackingContext, session: Session, tracked: TrackedEpisodeRow,
-                       now: datetime) -> None:
+                       now: datetime, new: bool = False) -> None:
     """Schedule (or re-time after a regrade) the strategy discussion, unless it has fired."""
     grade = RiskGrade(tracked.risk_grade) if tracked.risk_grade else None
     hours = ctx.rules(tracked.owner_authority).strategy_discussion_hours(grade)
     due = after_hours(tracked.opened_at, hours)
+    data = {"hours": hours, "grade": tracked.risk_grade, "authority": tracked.owner_authority}
+    if new:
+        clocks.schedule(session, kind=STRATEGY, subject_type=SUBJECT,
+                        subject_id=tracked.episode_id, due_at=due, now=now, data=data)
+        return
     existing = clocks.pending(session, tracked.episode_id, [STRATEGY])
     if any(c.due_at == due for c in existing):
         return
@@ -137,8 +141,7 @@ def _schedule_strategy(ctx: TrackingContext, session: Session, tracked: TrackedE
         return
     clocks.cancel(session, tracked.episode_id, [STRATEGY])
     clocks.schedule(session, kind=STRATEGY, subject_type=SUBJECT, subject_id=tracked.episode_id,
-                    due_at=due, now=now, data={"hours": hours, "grade": tracked.risk_grade,
-                                               "authority": tracked.owner_authority})
+                    due_at=due, now=now, data=data)
 
 
 def _nar_cap_hours(ctx: TrackingContext, tracked: TrackedEpisodeRow) -> int | None:

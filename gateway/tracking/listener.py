@@ -49,8 +49,9 @@ class EventTracker:
         """Do the work of one applied event in the caller's transaction."""
         ctx, now = self.ctx, applied.now
         event = applied.notification.event
-        is_new = session.get(TrackedEpisodeRow, applied.episode_id) is None
-        tracked = episodes.track(session, applied)
+        known = session.get(TrackedEpisodeRow, applied.episode_id)
+        is_new = known is None
+        tracked = episodes.track(session, applied, known)
         deliveries: list[str] = []
         if event is EventType.MISSING_REPORTED and is_new:
             deliveries += episodes.on_missing(ctx, session, applied, tracked)

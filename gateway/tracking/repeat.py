@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.domain.routing import CoordinatorItem
@@ -30,13 +30,16 @@ def on_missing(ctx: TrackingContext, session: Session, tracked: TrackedEpisodeRo
     authorities = [tracked.owner_authority]
     if tracked.host_authority and tracked.host_authority != tracked.owner_authority:
         authorities.append(tracked.host_authority)
-    for authority_id in authorities:
-        authority = ctx.authority(authority_id)
-        if authority is None:
-            continue
-        for threshold in authority.rules.repeat_missing:
-            count = count_in_window(session, tracked.child_key, tracked.opened_at,
-                                    threshold.days)
+    rules = [(a, a.rules.repeat_missing) for a in map(ctx.authority, authorities)
+             if a is not None and a.rules.repeat_missing]
+    if not rules:
+        return []
+    longest = max(t.days for _, thresholds in rules for t in thresholds)
+    opened = _opened_in_window(session, tracked.child_key, tracked.opened_at, longest)
+    for authority, thresholds in rules:
+        for threshold in thresholds:
+            start = after_days(tracked.opened_at, -threshold.days)
+            count = sum(1 for when in opened if when > start)
             if count < threshold.count:
                 continue
             since = after_days(now, -threshold.days)
@@ -69,7 +72,12 @@ def on_missing(ctx: TrackingContext, session: Session, tracked: TrackedEpisodeRo
 
 def count_in_window(session: Session, key: str, at: datetime, days: int) -> int:
     """Count the child's episodes (not cancelled) opened in the `days` days up to `at`."""
+    return len(_opened_in_window(session, key, at, days))
+
+
+def _opened_in_window(session: Session, key: str, at: datetime, days: int) -> list[datetime]:
+    """Return when the child's episodes (not cancelled) opened in the `days` days up to `at`."""
     start = after_days(at, -days)
-    return int(session.execute(select(func.count()).select_from(TrackedEpisodeRow).where(
+    return list(session.execute(select(TrackedEpisodeRow.opened_at).where(
         TrackedEpisodeRow.child_key == key, TrackedEpisodeRow.cancelled.is_(False),
-        TrackedEpisodeRow.opened_at > start, TrackedEpisodeRow.opened_at <= at)).scalar_one())
+        TrackedEpisodeRow.opened_at > start, TrackedEpisodeRow.opened_at <= at)).scalars())

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.domain.enums import RiskGrade
 from gateway.domain.routing import CoordinatorItem
 from gateway.pipeline import AppliedEvent
-from gateway.store.models import ClockRow, EpisodeRow
+from gateway.store.models import ClockRow, EpisodeRow, new_id
 from gateway.store.tracking_models import RhiAttemptRow, RhiRow, TrackedEpisodeRow
 from gateway.tracking import clocks
 from gateway.tracking.chase import Target, chase
@@ -74,7 +74,7 @@ def on_found(ctx: TrackingContext, session: Session, applied: AppliedEvent,
     start = found.found_at if rules.clock_start == "return" and found is not None else now
     grade = RiskGrade(tracked.risk_grade) if tracked.risk_grade else None
     required = rules.required(looked_after=tracked.looked_after, grade=grade)
-    row = RhiRow(episode_id=applied.episode_id, child_key=tracked.child_key,
+    row = RhiRow(id=new_id(), episode_id=applied.episode_id, child_key=tracked.child_key,
                  responsible_authority=owner, conducting_authority=conducting,
                  host_authority=host if placed_out else None, looked_after=tracked.looked_after,
                  risk_grade=tracked.risk_grade, required=required,
@@ -83,7 +83,6 @@ def on_found(ctx: TrackingContext, session: Session, applied: AppliedEvent,
                  status=DUE if required else NOT_REQUIRED, accepted="NA",
                  unsuccessful_attempts=0, breached=False, created_at=now, updated_at=now)
     session.add(row)
-    session.flush()
     if required:
         _start_clocks(ctx, session, row, now, chase_copy=placed_out and conducting == owner)
     return row
@@ -153,7 +152,6 @@ def record_attempt(ctx: TrackingContext, session: Session, rhi_id: str, *, at: d
             row.offered_at = at
         if row.status == DUE:
             row.status = OFFERED
-        session.flush()
         return row
     row.unsuccessful_attempts += 1
     if row.unsuccessful_attempts > ctx.policy.max_unsuccessful_attempts:
@@ -167,7 +165,6 @@ def record_attempt(ctx: TrackingContext, session: Session, rhi_id: str, *, at: d
                 message=f"RHI recorded as declined after {row.unsuccessful_attempts} "
                 "unsuccessful attempts: send and record the decline letter (001 L378)"),
                 now, episode_id=row.episode_id)
-    session.flush()
     return row
 
 
@@ -205,7 +202,6 @@ def record_outcome(ctx: TrackingContext, session: Session, rhi_id: str, outcome:
         _end(ctx, session, row, DECLINED, at=at, now=now, by=by)
     else:
         _end(ctx, session, row, NOT_POSSIBLE, at=at, now=now, by=by)
-    session.flush()
     return row
 
 
@@ -226,7 +222,6 @@ def _end(ctx: TrackingContext, session: Session, row: RhiRow, status: str, *, at
     if row.accepted == "NA" and status == DECLINED:
         row.accepted = "N"
     clocks.cancel(session, row.episode_id, KINDS)
-    session.flush()
     if status == DECLINED:
         _check_consecutive_declines(ctx, session, row, now)
 

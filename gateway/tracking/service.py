@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.domain.routing import CoordinatorItem
 from gateway.store.db import Database
-from gateway.store.models import ClockRow
+from gateway.store.models import ClockRow, DeliveryRow
 from gateway.store.tracking_models import DeliveryAckRow, RhiRow
 from gateway.tracking import acks, episodes, rhi
 from gateway.tracking.clocks import ClockEngine, Handler, TickReport
@@ -67,6 +67,16 @@ class Tracker:
                    now: datetime) -> DeliveryAckRow:
         """Record a receipt ('received' or 'accepted') for a delivery."""
         return acks.record_ack(self.ctx, session, delivery_id, stage, now)
+
+    def record_acks(self, session: Session,
+                    receipts: Sequence[tuple[str, str, datetime]]) -> None:
+        """Record many receipts (delivery id, stage, when) at once, e.g. a case-system file."""
+        acks.record_acks(self.ctx, session, receipts)
+
+    def on_sent_many(self, session: Session,
+                     sent: Sequence[tuple[DeliveryRow, datetime]]) -> None:
+        """Start the acknowledgement clocks of many deliveries sent (the batch form of on_sent)."""
+        acks.on_sent_many(self.ctx, session, sent)
 
     def record_attempt(self, session: Session, rhi_id: str, **kwargs: Any) -> RhiRow:
         """Record an attempt to hold an RHI (see rhi.record_attempt)."""

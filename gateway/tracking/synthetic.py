@@ -117,7 +117,6 @@ def _event(session: Session, row: EpisodeRow, episode: Episode, notification: No
                      recorded_at=now, applied=True,
                      notification=notification_to_json(notification))
     session.add(event)
-    session.flush()
     return AppliedEvent(episode_id=row.id, event_id=event.id, notification=notification,
                         episode=episode, decision=decision, delivery_ids=(), now=now)
 
@@ -137,7 +136,6 @@ def sent_delivery(session: Session, directory: Directory, episode_id: str, event
                       attempts=1, created_at=now, next_attempt_at=None, claimed_at=now,
                       sent_at=now)
     session.add(row)
-    session.flush()
     return row
 
 

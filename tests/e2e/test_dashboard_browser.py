@@ -169,6 +169,7 @@ def test_axe_finds_no_serious_violation_on_the_main_pages(
         "deliveries": "/dashboard/deliveries",
         "delivery": f"/dashboard/deliveries/{world.held['B']}",
         "item": f"/dashboard/items/{item}",
+        "message": f"/dashboard/messages/{world.messages['A']}",
         "search": "/dashboard/search?police_reference=WK-MP-2026-000417",
         "authorities": "/dashboard/authorities",
         "audit": "/dashboard/audit",
@@ -176,7 +177,7 @@ def test_axe_finds_no_serious_violation_on_the_main_pages(
     for name, path in pages.items():
         page.goto(f"{site}{path}")
         found[name] = _axe(page, axe_source)
-        if name in ("deliveries", "item", "search", "authorities", "audit"):
+        if name in ("today", "deliveries", "item", "message", "search", "authorities", "audit"):
             screenshot(page, f"08-{name}")
     page.goto(f"{site}/dashboard/items/{item}")
     page.get_by_label("How was it resolved?").fill("Rang the front door; copy sent by hand")

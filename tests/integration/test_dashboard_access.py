@@ -55,6 +55,11 @@ def _resend(role: Role, in_scope: bool) -> bool:
     return role.sees_everything or (role is Role.AUTHORITY and in_scope)
 
 
+def _own_message(role: Role, in_scope: bool) -> bool:
+    # A quarantined message: coordinators, and the force that sent it.
+    return role.sees_everything or (role is Role.FORCE and in_scope)
+
+
 def _rhi(role: Role, in_scope: bool) -> bool:
     return role.sees_everything or (role is Role.AUTHORITY and in_scope)
 
@@ -63,6 +68,8 @@ ROUTES = [
     Route("today", "GET", lambda w, k: "/dashboard/today", _everyone, scoped=False),
     Route("today live", "GET", lambda w, k: "/dashboard/today/live", _everyone, scoped=False),
     Route("deliveries", "GET", lambda w, k: "/dashboard/deliveries", _everyone, scoped=False),
+    Route("deliveries live", "GET", lambda w, k: "/dashboard/deliveries/live?status=HELD",
+          _everyone, scoped=False),
     Route("search", "GET", lambda w, k: "/dashboard/search?police_reference=x", _everyone,
           scoped=False),
     Route("authorities", "GET", lambda w, k: "/dashboard/authorities", _operations,
@@ -73,6 +80,10 @@ ROUTES = [
     Route("delivery live", "GET", lambda w, k: f"/dashboard/deliveries/{w.held[k]}/live",
           _in_scope),
     Route("item", "GET", lambda w, k: f"/dashboard/items/{w.items[k]}", _in_scope),
+    Route("message", "GET", lambda w, k: f"/dashboard/messages/{w.messages[k]}",
+          _own_message),
+    Route("reprocess", "POST", lambda w, k: f"/dashboard/messages/{w.messages[k]}/reprocess",
+          _operations),
     Route("resend", "POST", lambda w, k: f"/dashboard/deliveries/{w.held[k]}/resend", _resend,
           lambda w, k: {"channel": "same"}),
     Route("resolve", "POST", lambda w, k: f"/dashboard/items/{w.items[k]}/resolve", _in_scope,

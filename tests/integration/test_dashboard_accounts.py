@@ -216,3 +216,25 @@ def build_app_without_users(services: Services) -> Flask:
     app = create_app(services)
     register(app, services)
     return app
+
+
+def test_the_live_endpoint_answers_401_to_the_polling_script_once_signed_out(
+        services: Services) -> None:
+    client = build_app(services).test_client()
+    response = client.get("/dashboard/today/live", headers={"X-Requested-With": "fetch"})
+    assert response.status_code == 401  # the script reloads, and the page asks to sign in
+
+
+def test_govuk_frontend_assets_are_served_from_the_npm_install(services: Services) -> None:
+    from gateway.dashboard.assets import govuk_assets_dir
+    from tests.conftest import need_server
+
+    if govuk_assets_dir() is None:
+        need_server("govuk-frontend under node_modules (run `npm ci`)")
+    client = build_app(services).test_client()
+    css = client.get("/dashboard/govuk/govuk-frontend.min.css")
+    assert css.status_code == 200
+    assert "govuk-" in css.text
+    font = next(part for part in css.text.split("url(")[1:] if part.startswith("/assets/fonts"))
+    assert client.get(font.split(")")[0]).status_code == 200
+    assert client.get("/dashboard/govuk/govuk-frontend.min.js").status_code == 200

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gateway.services import Services
 from gateway.store.models import AuditEntry, CoordinatorItemRow, DeliveryRow, EpisodeRow
+from gateway.store.tracking_models import RhiRow
 from tests.support.dashboard import (
     WARWICKSHIRE_POLICE,
     World,
@@ -138,24 +139,73 @@ def test_an_unroutable_notification_is_sent_to_the_authority_a_coordinator_names
             DeliveryRow.episode_id == receipt.episode_id, DeliveryRow.authority == "kent")
         ).scalars().all()
         resolved = session.get(CoordinatorItemRow, item.id)
-    assert episode is not None and episode.responsible_authority == "kent"
+    assert episode is not None
+    assert episode.responsible_authority == "kent"
     assert {d.role for d in kent} >= {"ACTION"}
-    assert resolved is not None and resolved.resolved_by == "user:regional"
+    assert resolved is not None
+    assert resolved.resolved_by == "user:regional"
     assert set(deliver_all(services)) == {"SENT"}
     [entry] = _audit(services, "episode.responsible_set")
     assert entry.detail["authority"] == "kent"
     assert set(entry.detail["deliveries"]) >= {d.id for d in kent}
 
 
-def test_an_rhi_outcome_recorded_by_hand_is_kept_and_audited(world: World) -> None:
+def test_an_rhi_outcome_recorded_by_hand_goes_to_tracking_and_the_audit_log(
+        make_services: Callable[..., Services]) -> None:
+    from gateway.tracking.wiring import install
+
+    services = make_services()
+    install(services)
+    world = build_world(services)
+    send(services, compact("found", force=WARWICKSHIRE_POLICE), WARWICKSHIRE_POLICE)
+    deliver_all(services)
     client = world.app.test_client()
     token = sign_in(client, "kent.user")
     episode = world.episodes["A"]
+    with services.db.read() as session:
+        rhi = session.execute(select(RhiRow).where(RhiRow.episode_id == episode)).scalar_one()
+    assert rhi.status == "DUE"
+    page = client.get(f"/dashboard/episodes/{episode}")
+    assert "Record what happened" in page.text
     done = client.post(f"/dashboard/episodes/{episode}/rhi-outcome", data={
         "outcome": "declined", "note": "Offered twice", "confirm": "yes", "csrf_token": token})
-    assert done.status_code == 302
-    page = client.get(f"/dashboard/episodes/{episode}")
-    assert "RHI outcome recorded by hand: Child declined the interview" in page.text
-    [entry] = _audit(world.services, "rhi.outcome_recorded")
+    assert done.status_code == 302, done.text
+    with services.db.read() as session:
+        ended = session.get(RhiRow, rhi.id)
+    assert ended is not None
+    assert ended.status == "DECLINED"
+    assert ended.outcome_by == "user:kent.user"
+    [entry] = _audit(services, "rhi.outcome_recorded")
     assert entry.detail["outcome"] == "declined"
-    assert entry.actor == "user:kent.user"
+    again = client.post(f"/dashboard/episodes/{episode}/rhi-outcome", data={
+        "outcome": "completed", "note": "", "confirm": "yes", "csrf_token": token})
+    assert again.status_code == 409  # already ended: tracking says so
+
+
+def test_no_rhi_outcome_before_the_child_is_found(world: World) -> None:
+    client = world.app.test_client()
+    token = sign_in(client, "kent.user")
+    refused = client.post(f"/dashboard/episodes/{world.episodes['A']}/rhi-outcome", data={
+        "outcome": "completed", "note": "", "confirm": "yes", "csrf_token": token})
+    assert refused.status_code == 409
+    assert "No return home interview is owed" in refused.text
+
+
+def test_a_quarantined_message_is_shown_to_its_force_and_reprocessed_by_a_coordinator(
+        world: World) -> None:
+    police = world.app.test_client()
+    sign_in(police, "warks.police")
+    assert police.get("/dashboard/today/live?format=json").get_json()["counts"][
+        "quarantined"] == 1
+    shown = police.get(f"/dashboard/messages/{world.messages['A']}")
+    assert shown.status_code == 200
+    assert "Why it was kept back" in shown.text
+    assert "Re-process" not in shown.text  # the force sees it; a coordinator re-processes
+    coordinator = world.app.test_client()
+    token = sign_in(coordinator, "regional")
+    done = coordinator.post(f"/dashboard/messages/{world.messages['A']}/reprocess",
+                            data={"confirm": "yes", "csrf_token": token})
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith("notice=quarantined")  # still not parseable
+    [entry] = _audit(world.services, "quarantine.reprocessed")
+    assert entry.actor == "user:regional"

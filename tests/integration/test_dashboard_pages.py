@@ -13,6 +13,7 @@ from gateway.accounts.roles import Role
 from gateway.accounts.users import create_user
 from gateway.services import Services
 from gateway.store.models import AuditEntry, ClockRow, DeliveryRow
+from gateway.store.tracking_models import DeliveryAckRow, RhiRow
 from tests.support.dashboard import (
     PASSWORD,
     WARWICKSHIRE_POLICE,
@@ -53,7 +54,8 @@ def test_today_counts_and_lists_are_scoped_to_the_viewer(world: World) -> None:
                                                        DeliveryRow.status == "HELD")
                                                 ).scalar_one()
                            for key, episode in world.episodes.items()}
-    assert held_by_episode["A"] and held_by_episode["B"]
+    assert held_by_episode["A"]
+    assert held_by_episode["B"]
     scopes = {"kent.user": "A", "derby.user": "B", "warks.police": "A", "regional": "AB"}
     for username, scope in scopes.items():
         client = world.app.test_client()
@@ -62,34 +64,56 @@ def test_today_counts_and_lists_are_scoped_to_the_viewer(world: World) -> None:
         assert counts["held"] == sum(held_by_episode[k] for k in scope), username
         assert counts["open_episodes"] == len(scope), username
         page = client.get("/dashboard/today").text
+        listed = client.get("/dashboard/deliveries/live?status=HELD").text
         own, other = ("A", "B") if username in ("kent.user", "warks.police") else ("B", "A")
         if username != "regional":
             assert world.held[own][:8] in page
             assert world.held[other][:8] not in page
+            assert world.held[own] in listed
+            assert world.held[other] not in listed
 
 
-def test_today_shows_rhi_and_acknowledgement_clocks_from_the_clocks_table(
+def test_today_shows_overdue_acknowledgements_and_rhis_from_trackings_tables(
         world: World) -> None:
     services = world.services
     now = services.clock()
+    with services.db.read() as session:
+        kent_copies = session.execute(select(DeliveryRow.id).where(
+            DeliveryRow.episode_id == world.episodes["A"], DeliveryRow.authority == "kent")
+            .order_by(DeliveryRow.team)).scalars().all()
+    assert len(kent_copies) >= 2
+    unanswered, answered = kent_copies[0], kent_copies[1]
     with services.db.unit_of_work() as session:
-        for kind, subject_type, subject, due in (
-                ("rhi_due", "episode", world.episodes["A"], now + timedelta(hours=10)),
-                ("rhi_due", "episode", world.episodes["A"], now - timedelta(hours=2)),
-                ("rhi_due", "episode", world.episodes["B"], now + timedelta(hours=5)),
-                ("rhi_due", "episode", world.episodes["A"], now + timedelta(hours=30)),
-                ("ack_due", "delivery", world.held["A"], now - timedelta(minutes=5))):
-            session.add(ClockRow(kind=kind, subject_type=subject_type, subject_id=subject,
-                                 due_at=due, created_at=now, data={}))
+        for delivery_id in (unanswered, answered):
+            session.add(ClockRow(kind="ack_received", subject_type="delivery",
+                                 subject_id=delivery_id, due_at=now - timedelta(minutes=5),
+                                 created_at=now - timedelta(hours=4), state="FIRED", data={}))
+        session.add(DeliveryAckRow(delivery_id=answered, authority="kent",
+                                   first_sent_at=now - timedelta(hours=4),
+                                   received_at=now - timedelta(hours=1)))
+        for key, due, status in (("A", now + timedelta(hours=10), "DUE"),
+                                 ("B", now - timedelta(hours=2), "OFFERED")):
+            session.add(RhiRow(episode_id=world.episodes[key], clock_start="return",
+                               start_at=now - timedelta(hours=60), due_at=due, status=status,
+                               created_at=now, updated_at=now, required=True))
     client = world.app.test_client()
     sign_in(client, "kent.user")
     counts = _counts(client)
-    assert counts["rhi_due"] == 1  # A in 10 h; B's is not Kent's, A in 30 h not yet
-    assert counts["rhi_overdue"] == 1
-    assert counts["unacknowledged"] == 1
+    assert counts["unacknowledged"] == 1  # the copy with a receipt is not listed
+    assert counts["rhi_due"] == 1
+    assert counts["rhi_overdue"] == 0  # Derby's RHI is not Kent's business
+    page = client.get("/dashboard/today").text
+    assert "return home interview (due)" in page
+    timeline = client.get(f"/dashboard/episodes/{world.episodes['A']}").text
+    assert f"received {(now - timedelta(hours=1)):%d %b %Y %H:%M}" in timeline
     regional = world.app.test_client()
     sign_in(regional, "regional")
-    assert _counts(regional)["rhi_due"] == 2
+    assert _counts(regional)["rhi_overdue"] == 1
+    with services.db.unit_of_work() as session:
+        rhi = session.execute(select(RhiRow).where(RhiRow.episode_id == world.episodes["A"])
+                              ).scalar_one()
+        rhi.status = "COMPLETED"
+    assert _counts(client)["rhi_due"] == 0
 
 
 def test_search_finds_by_each_field_exactly_and_only_within_scope(world: World) -> None:

@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -31,12 +32,15 @@ from gateway.delivery.api import register
 from gateway.delivery.cli import resend
 from gateway.delivery.crypto.demo_pki import DemoPki, issue_certificate, write_certificate
 from gateway.delivery.crypto.keystore import parse_certificate, parse_private_key
+from gateway.delivery.transports.base import OutboundMessage
+from gateway.domain.model import Notification
+from gateway.domain.schemas import notification_from_json
 from gateway.intake.senders import issue_token
-from gateway.pipeline import channel_to_json
+from gateway.pipeline import channel_from_json, channel_to_json
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store import audit
-from gateway.store.models import AuditEntry
+from gateway.store.models import AuditEntry, EventRow
 from tests.conftest import need_server
 from tests.integration.test_secure_delivery import (
     COUNCIL,
@@ -73,6 +77,14 @@ def queued(case: Case) -> list[str]:
     ids = list(queue)
     queue.clear()
     return ids
+
+
+def notification_of(case: Case) -> Notification:
+    """Return the case's notification as stored with its event."""
+    with case.services.db.read() as session:
+        event = session.get(EventRow, case.event_id)
+        assert event is not None
+        return notification_from_json(event.notification)
 
 
 def delivered_files(folder: Path) -> list[str]:
@@ -197,7 +209,11 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.005)
 
 
-@pytest.mark.parametrize("moment", ["upload opened", "data written, rename not yet asked"])
+OPENED, WRITTEN = "upload opened", "data written, rename not yet asked"
+
+
+@pytest.mark.parametrize(("database_url", "moment"), [
+    ("sqlite", OPENED), ("sqlite", WRITTEN), ("postgres", WRITTEN)], indirect=["database_url"])
 def test_worker_killed_during_upload_leaves_no_partial_file_and_delivers_once(
         moment: str, make_services: Callable[..., Services], database_url: str,
         slow_sshd: SlowLinkSshServer, demo_pki: DemoPki, tmp_path: Path) -> None:
@@ -209,7 +225,7 @@ def test_worker_killed_during_upload_leaves_no_partial_file_and_delivers_once(
     def reached() -> bool:
         if not part.exists():
             return False
-        return moment == "upload opened" or part.stat().st_size > 0
+        return moment == OPENED or part.stat().st_size > 0
 
     worker = start_worker(case.services, delivery_id)
     try:
@@ -243,6 +259,64 @@ def test_worker_killed_during_upload_leaves_no_partial_file_and_delivers_once(
     assert case.row(delivery_id).attempts == 2
     sent = [a for a in case.audit_actions(delivery_id) if a[1] == "delivery.sent"]
     assert len(sent) == 1
+
+
+def test_sshd_stopped_during_an_upload_then_restarted_delivers_once(
+        case: Case, slow_sshd: SlowLinkSshServer, demo_pki: DemoPki, tmp_path: Path) -> None:
+    delivery_id = case.deliver_to(sftp_channel(slow_sshd, demo_pki))
+    final = slow_sshd.drop_dir / f"{delivery_id}.json.p7m"
+    part = final.with_name(final.name + ".part")
+    outcome: list[str] = []
+    sender = threading.Thread(
+        target=lambda: outcome.append(case.services.outbox.deliver_one(delivery_id)))
+
+    sender.start()
+    try:
+        wait_for(lambda: part.exists() or not sender.is_alive(), 30, "the upload to start")
+        slow_sshd.stop()  # the server dies with our upload half done
+    finally:
+        sender.join(timeout=30)
+    assert outcome == ["PENDING"]
+    assert not final.exists()
+    assert "connection dropped" in (case.row(delivery_id).last_error or "")
+
+    slow_sshd.speed_up()
+    slow_sshd.start()
+    clock_of(case).advance(timedelta(minutes=2))
+    assert case.services.outbox.deliver_one(delivery_id) == "SENT"
+
+    assert sorted(p.name for p in slow_sshd.drop_dir.iterdir()) == [final.name]
+    content = openssl_open_p7m(final.read_bytes(), demo_pki, COUNCIL, tmp_path)
+    assert content == case.expected_content(delivery_id)
+
+
+def test_worker_dead_after_the_rename_but_before_recording_is_not_sent_twice(
+        case: Case, sshd_server: SshServer, demo_pki: DemoPki) -> None:
+    delivery_id = case.deliver_to(sftp_channel(sshd_server, demo_pki))
+    outbox, clock = case.services.outbox, clock_of(case)
+    # What the dead worker did: claim, then upload completely; it died before recording SENT.
+    assert outbox.claim(delivery_id, clock())
+    row = case.row(delivery_id)
+    channel = channel_from_json(row.channel)
+    rendered = case.services.render(notification_of(case), channel, row.profile)
+    content, suffix, media_type = case.services.protect(rendered, channel)
+    outbox.transports["sftp"].send(OutboundMessage(delivery_id, channel, content, suffix,
+                                                   media_type))
+    final = sshd_server.drop_dir / f"{delivery_id}.json.p7m"
+    uploaded = final.stat()
+
+    clock.advance(timedelta(minutes=3))
+    assert outbox.sweep(stuck_after=timedelta(minutes=2)).reclaimed == 1
+    assert outbox.deliver_one(delivery_id) == "SENT"
+
+    assert sorted(p.name for p in sshd_server.drop_dir.iterdir()) == [final.name]
+    assert final.stat().st_mtime_ns == uploaded.st_mtime_ns  # not written again
+    assert final.read_bytes() == content
+    with case.services.db.read() as session:
+        [sent] = session.execute(select(AuditEntry).where(
+            AuditEntry.action == "delivery.sent",
+            AuditEntry.subject_id == delivery_id)).scalars().all()
+        assert sent.detail["already_delivered"] is True
 
 
 # -- a mail server that defers once ------------------------------------------------------------
@@ -532,8 +606,8 @@ def test_cli_resend_to_another_team_or_a_channel_given_as_json(
     assert case.services.outbox.deliver_one(by_json) == "SENT"
     edt = case.services.settings.drop_root / "drop" / COUNCIL / "edt"
     [copy] = list(edt.glob(f"{by_team}*"))
-    document = open_copy(copy, demo_pki, COUNCIL)
-    assert document["notification"]["police_reference"] == case.police_reference
+    # The team's own channel renders for the council's case system, as the directory says.
+    assert open_copy(copy, demo_pki, COUNCIL) == case.expected_content(by_team)
     assert delivered_files(sshd_server.drop_dir) == [f"{by_json}.json.p7m"]
     [team_entry] = resend_audit(case, by_team)
     assert team_entry.actor == "cli"

@@ -52,6 +52,7 @@ class World:
     episodes: dict[str, str]  # "A" / "B" → episode id
     held: dict[str, str]  # "A" / "B" → id of the held delivery
     items: dict[str, str]  # "A" / "B" → id of its delivery_held item
+    messages: dict[str, str]  # "A" / "B" → a quarantined message from that episode's force
 
 
 def send(services: Services, message: bytes, force: str) -> Any:
@@ -93,7 +94,10 @@ def mend_folder(services: Services, authority: str) -> None:
 
 
 def seed(services: Services) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Send episodes A and B, hold the copies to Kent and Derby; return episode, held, item ids."""
+    """Send episodes A and B, hold the copies to Kent and Derby; return episode, held, item ids.
+
+    Also sends each force one message that cannot be parsed, which is quarantined.
+    """
     a = send(services, compact("missing_reported_basic", force=WARWICKSHIRE_POLICE),
              WARWICKSHIRE_POLICE)
     b = send(services, compact("missing_from_home", force=DERBYSHIRE_POLICE), DERBYSHIRE_POLICE)
@@ -125,7 +129,9 @@ def seed(services: Services) -> tuple[dict[str, str], dict[str, str], dict[str, 
 def build_world(services: Services) -> World:
     """Seed the services and build the app."""
     episodes, held, items = seed(services)
-    return World(build_app(services), services, episodes, held, items)
+    messages = {key: send(services, b"<not a police message", force).id
+                for key, force in (("A", WARWICKSHIRE_POLICE), ("B", DERBYSHIRE_POLICE))}
+    return World(build_app(services), services, episodes, held, items, messages)
 
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

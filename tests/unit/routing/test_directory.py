@@ -128,18 +128,19 @@ def test_rules_are_per_authority_with_defaults_underneath() -> None:
     assert halton.update_interval_days == 5
 
 
-def test_channels_render_canonical_json_unless_they_name_a_rendering(root: Path) -> None:
+def test_channels_render_their_case_system_unless_they_name_a_rendering(root: Path) -> None:
     directory = load_directory(DEMO_ROOT)
-    assert directory.authorities["warwickshire"].teams["edt"].rendering == "canonical_json"
+    assert directory.authorities["warwickshire"].teams["edt"].rendering == "mosaic"
+    assert directory.authorities["kent"].teams["front_door"].rendering == "secure_mail"
     assert directory.authorities["kent"].teams["front_door"].address == "drop/kent/front_door"
     edit(
         root / "authorities" / "derby.yaml",
         "kind: folder",
-        "kind: folder\n    rendering: liquidlogic",
+        "kind: folder\n    rendering: canonical_json",
     )
     teams = load_directory(root).authorities["derby"].teams
-    assert teams["front_door"].rendering == "liquidlogic"
-    assert teams["edt"].rendering == "canonical_json"
+    assert teams["front_door"].rendering == "canonical_json"
+    assert teams["edt"].rendering == "liquidlogic"
 
 
 def test_defaults_come_from_the_parent_when_the_root_has_none(root: Path) -> None:

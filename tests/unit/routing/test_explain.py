@@ -25,7 +25,7 @@ def test_explains_recipients_channels_reasons_and_steps() -> None:
     assert lines[0] == "Routing decision: 1 action copy, 5 for information, 0 coordinator items"
     action_part = text.split("Information copies:")[0]
     assert "kent / edt" in action_part
-    assert "channel: folder drop/kent/edt (rendering canonical_json, encryption cms)" in text
+    assert "channel: folder drop/kent/edt (rendering secure_mail, encryption cms)" in text
     assert "why: host authority: placement postcode CV34 4RL is in Warwickshire" in text
     assert "data profile: host_information" in text
     assert "How this was worked out:" in text

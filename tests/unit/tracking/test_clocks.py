@@ -115,7 +115,7 @@ def test_two_schedulers_claim_disjoint_clocks(world: World) -> None:
 def test_a_failing_handler_rolls_back_retries_after_the_lease_then_gives_up(
         world: World) -> None:
     recorder = Recorder()
-    recorder.fail_times = 1
+    recorder.fail_times = 2  # the batch, then the clock alone
     engine = _engine(world, recorder, lease=timedelta(minutes=5), max_failures=2)
     _schedule(world, "flaky", T)
     report = engine.tick(T)
@@ -126,13 +126,34 @@ def test_a_failing_handler_rolls_back_retries_after_the_lease_then_gives_up(
     assert engine.tick(T + timedelta(minutes=6)).fired == 1
     assert recorder.fired == ["flaky"]
 
-    recorder.fail_times = 5
+    recorder.fail_times = 4
     _schedule(world, "broken", T)
     engine.tick(T + timedelta(minutes=7))
     engine.tick(T + timedelta(minutes=13))
     [broken] = world.clocks("broken")
     assert broken.state == "FAILED"
     assert engine.tick(T + timedelta(hours=2)).failed == 0
+    assert recorder.fired == ["flaky"]
+
+
+def test_one_failing_clock_does_not_hold_back_the_rest_of_its_batch(world: World) -> None:
+    def picky(session: Session, clock: ClockRow, now: datetime) -> Fired:
+        if clock.subject_id == "bad":
+            raise RuntimeError("cannot fire this one")
+        session.add(ClockRow(kind="effect", subject_type="t",
+                             subject_id=f"effect-{clock.subject_id}",
+                             due_at=now + timedelta(days=1), created_at=now, data={}))
+        return Fired("chased")
+
+    engine = ClockEngine(world.services.db, {"test": picky})
+    for subject in ("a", "bad", "c"):
+        _schedule(world, subject, T)
+    report = engine.tick(T)
+    assert (report.fired, report.failed) == (2, 1)
+    assert {c.subject_id for c in world.clocks(kind="effect")} == {"effect-a", "effect-c"}
+    assert {c.subject_id: c.state for c in world.clocks(kind="test")} == {
+        "a": "FIRED", "bad": "PENDING", "c": "FIRED"}
+    assert world.clocks("a")[0].data["outcome"] == "chased"
 
 
 def test_handler_effects_and_the_fired_mark_commit_together(world: World) -> None:

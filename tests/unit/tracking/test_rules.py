@@ -217,7 +217,6 @@ def test_rhi_reminder_on_a_saturday_is_brought_forward_to_friday_afternoon(
     found = utc(2026, 3, 5, 14, 0)  # Thursday; +48 h is Saturday 14:00
     episode = world.missing(case, found - timedelta(hours=10))
     world.event(case, episode, EventType.FOUND, found)
-    row = world.rhi(episode)
     reminder = world.due(episode, rhi.REMINDER)
     assert to_local(reminder).strftime("%a %d %H:%M") == "Fri 06 16:00"
     report = world.tick(reminder)
