@@ -5,12 +5,17 @@ BIN := $(VENV)/bin
 
 .PHONY: setup run test lint typecheck unit bench fuzz clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# The dashboard's GOV.UK Frontend assets and axe-core for the browser tests (never committed).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 run: setup  ## set up and run the gateway on its embedded default (SQLite, no servers)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, redirect
+from werkzeug.wrappers import Response as BaseResponse
 
 from gateway.dashboard import quarantine_page
+from gateway.dashboard import register as register_dashboard
+from gateway.dashboard.blueprint import operations_only
 from gateway.dashboard.status import status_page
 from gateway.delivery.api import register as register_deliveries_api
 from gateway.intake import quarantine
@@ -21,10 +24,20 @@ def create_app(services: Services | None = None) -> Flask:
     app.extensions["gateway"] = services
     app.config["MAX_CONTENT_LENGTH"] = None  # the intake enforces its own limit with a 413 body
     app.register_blueprint(intake)
-    app.register_blueprint(status_page)
     quarantine.register(app)
     register_deliveries_api(app)
+    register_dashboard(app, services)
+    # The plain status and quarantine pages are for regional coordinators and
+    # administrators signed in to the dashboard, like every page showing case data.
+    app.register_blueprint(status_page)
     quarantine_page.register(app)
+    for blueprint in ("status", "quarantine_page"):
+        app.before_request_funcs.setdefault(blueprint, []).append(operations_only)
+
+    @app.get("/")
+    def home() -> BaseResponse:
+        """Send people to the dashboard."""
+        return redirect("/dashboard/")
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:

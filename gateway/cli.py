@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from gateway.clock import system_clock
+from gateway.dashboard.cli import users as users_group
 from gateway.delivery.cli import resend as deliveries_resend
 from gateway.intake.cli import intake as intake_group
 from gateway.intake.cli import quarantine as quarantine_group
@@ -78,7 +79,7 @@ def run(host: str, port: int, worker: bool, concurrency: int) -> None:
     base = f"http://{host}:{port}"
     click.echo(f"\nintake API:      POST {base}/api/v1/inbound/<compact|niche>")
     click.echo(f"OpenAPI:         {base}/api/v1/openapi.json")
-    click.echo(f"status page:     {base}/")
+    click.echo(f"dashboard:       {base}/dashboard/")
     click.echo(f"drop folders:    {settings.drop_root / 'drop'}")
     click.echo(f"try it:          gateway demo send --url {base}\n")
 
@@ -344,6 +345,7 @@ def deliveries() -> None:
 
 
 deliveries.add_command(deliveries_resend)
+main.add_command(users_group)
 main.add_command(intake_group)
 main.add_command(quarantine_group)
 

@@ -47,6 +47,9 @@ def first_run(services: Services, echo: Callable[[str], None] = print) -> None:
         echo("creating demo keys (a CA and a certificate per authority and force)...")
     root = init_demo_keys(services)
     echo(f"demo keys:       {root}")
+    from gateway.dashboard.cli import create_demo_users
+
+    create_demo_users(services, echo)
     path = tokens_file(settings)
     tokens = demo_tokens(settings)
     missing = [force for force in sorted(services.directory.forces) if force not in tokens]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite starts for real (PostgreSQL, Redis, OpenSSH,
-# GnuPG, OpenSSL). Runs apt-get only for what is missing, and only as root; otherwise it
+# GnuPG, OpenSSL, and Chromium with fonts for the dashboard's browser tests). Runs apt-get only for what is missing, and only as root; otherwise it
 # says what to install and the tests that need it are skipped (or fail under CI).
 set -euo pipefail
 
-packages=(postgresql redis-server openssh-server openssh-client gnupg openssl)
+packages=(postgresql redis-server openssh-server openssh-client gnupg openssl chromium
+          fonts-liberation fonts-dejavu-core)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -2,8 +2,9 @@
 
 An authority user sees the episodes their authority acts on or is told of (a delivery to it,
 or it is the episode's responsible or host authority); a force user sees its own force's
-episodes; regional coordinators and administrators see everything. Everything else (deliveries,
-clocks, items, audit entries) is visible when its episode is.
+episodes; regional coordinators and administrators see everything. What hangs on an episode
+(deliveries, clocks, items) is visible when the episode is; the audit log and the channels
+page are for coordinators and administrators only.
 """
 
 from __future__ import annotations

@@ -99,6 +99,18 @@ def authenticate() -> BaseResponse | None:
     return None
 
 
+def operations_only() -> BaseResponse | None:
+    """Guard a page outside /dashboard: signed in, and a role that sees everything."""
+    refused = authenticate()
+    if refused is not None:
+        return refused
+    from gateway.accounts.scope import may_see_operations
+
+    if not may_see_operations(viewer()):
+        abort(403)
+    return None
+
+
 def _live_session() -> LiveSession | None:
     """Return the session of this request's cookie, touching it when it has been idle."""
     token = request.cookies.get(SESSION_COOKIE)

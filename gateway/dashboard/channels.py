@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography import x509
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.delivery.circuit import CircuitStatus
@@ -40,6 +40,7 @@ class ChannelHealth:
     circuit: CircuitStatus
     counts: dict[str, int]
     last_sent_at: datetime | None
+    retrying: int = 0  # copies waiting to be tried again after a failure (from the store)
 
     @property
     def healthy(self) -> bool:
@@ -47,7 +48,7 @@ class ChannelHealth:
         cert_ok = self.certificate is None or (
             self.certificate.problem is None and (self.certificate.days_left or 0) > 14)
         return (cert_ok and self.circuit.state.value == "closed"
-                and self.counts.get("HELD", 0) == 0)
+                and self.counts.get("HELD", 0) == 0 and self.retrying == 0)
 
 
 def certificate_status(services: Services, path_text: str, now: datetime) -> CertificateStatus:
@@ -78,12 +79,16 @@ def channel_health(session: Session, services: Services, now: datetime) -> list[
     """Return every registered channel of every authority, sorted by authority and team."""
     counts: dict[tuple[str, str], dict[str, int]] = {}
     last_sent: dict[tuple[str, str], datetime] = {}
-    for authority_id, team_name, status, n, sent in session.execute(select(
+    retrying: dict[tuple[str, str], int] = {}
+    failed = func.sum(case((DeliveryRow.last_error.is_not(None), 1), else_=0))
+    for authority_id, team_name, status, n, sent, with_error in session.execute(select(
             DeliveryRow.authority, DeliveryRow.team, DeliveryRow.status, func.count(),
-            func.max(DeliveryRow.sent_at))
+            func.max(DeliveryRow.sent_at), failed)
             .group_by(DeliveryRow.authority, DeliveryRow.team, DeliveryRow.status)).all():
         key = (authority_id, team_name)
         counts.setdefault(key, {})[status] = int(n)
+        if status == "PENDING" and with_error:
+            retrying[key] = int(with_error)
         if sent is not None:
             sent = _aware(sent)
             last_sent[key] = max(last_sent.get(key, sent), sent)
@@ -102,5 +107,5 @@ def channel_health(session: Session, services: Services, now: datetime) -> list[
                 authority.id, authority.name, team, channel.kind, channel.address,
                 channel.endpoint, channel.encryption, certificate,
                 breaker.status(channel.endpoint, now), counts.get((authority.id, team), {}),
-                last_sent.get((authority.id, team))))
+                last_sent.get((authority.id, team)), retrying.get((authority.id, team), 0)))
     return result

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
@@ -80,13 +83,20 @@ def add(username: str, role: str, organisation: str | None, display_name: str,
         click.echo(f"authenticator set-up address: {provisioning_uri(secret, name)}")
 
 
+def demo_users_file(services: Services) -> Path:
+    """Return where the demo users' passwords are kept (mode 0600, under the data dir)."""
+    return services.settings.data_dir / "demo" / "users.json"
+
+
 def create_demo_users(services: Services,
                       echo: Callable[[str], None] = print) -> dict[str, str]:
     """Create one user of each role for the demo (once) and print their names and passwords.
 
-    Returns the passwords of the users created now, by user name; users that already exist
-    are left alone and listed without a password.
+    The passwords are also kept in `demo_users_file` (0600) so that later runs print them
+    again. Returns the passwords of the users created now, by user name.
     """
+    path = demo_users_file(services)
+    known: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     created: dict[str, str] = {}
     with services.db.unit_of_work() as session:
         for username, role, organisation in DEMO_USERS:
@@ -98,9 +108,13 @@ def create_demo_users(services: Services,
                         display_name=username.replace(".", " ").title())
             created[username] = password
     if created:
-        echo("dashboard users (sign in at /dashboard/login):")
-        for username, role, organisation in DEMO_USERS:
-            if username in created:
-                where = f" for {organisation}" if organisation else ""
-                echo(f"  {role.label}{where}: {username} / {created[username]}")
+        known.update(created)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(known, handle, indent=2)
+    echo(f"dashboard users (sign in at /dashboard/login; kept in {path}):")
+    for username, role, organisation in DEMO_USERS:
+        where = f" for {organisation}" if organisation else ""
+        echo(f"  {role.label}{where}: {username} / {known.get(username, '(set elsewhere)')}")
     return created

@@ -15,7 +15,7 @@ from gateway.store.models import CoordinatorItemRow, DeliveryRow, EpisodeRow, In
 status_page = Blueprint("status", __name__, template_folder="templates")
 
 
-@status_page.get("/")
+@status_page.get("/status")
 def index() -> str:
     """Render the status page."""
     services: Services = current_app.extensions["gateway"]

@@ -20,9 +20,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 
 from adapters.registry import case_system_adapter
+from gateway.api_support import (
+    COORDINATOR_REQUIRED,
+    app_services,
+    authenticated_coordinator,
+    problem,
+)
 from gateway.delivery.errors import PermanentDeliveryError
 from gateway.delivery.transports import sftp, smtp
 from gateway.domain.errors import GatewayError
@@ -194,76 +200,47 @@ def _iso(value: Any) -> str | None:
 # -- HTTP ------------------------------------------------------------------------------------
 
 
-def _services() -> Services:
-    """Return the app's Services."""
-    services: Services = current_app.extensions["gateway"]
-    return services
-
-
-def _problem(status: int, title: str, detail: str) -> tuple[Response, int]:
-    """Return an RFC 9457 problem document."""
-    response = jsonify({"type": "about:blank", "title": title, "status": status,
-                        "detail": detail})
-    response.mimetype = "application/problem+json"
-    return response, status
-
-
-def _coordinator() -> str | None:
-    """Return the coordinator whose bearer token this request carries, or None."""
-    from gateway.intake.senders import coordinator_for_token
-
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    with _services().db.read() as session:
-        return coordinator_for_token(session, token.strip())
-
-
-_UNAUTHORISED = ("Unauthorised", "a coordinator bearer token issued by "
-                 "`gateway senders add --coordinator NAME` is required")
-
-
 @deliveries_api.get("/<delivery_id>")
 def api_status(delivery_id: str) -> tuple[Response, int]:
     """Show where one delivery stands."""
-    if _coordinator() is None:
-        return _problem(401, *_UNAUTHORISED)
+    if authenticated_coordinator() is None:
+        return problem(401, *COORDINATOR_REQUIRED)
     try:
-        return jsonify(delivery_status(_services(), delivery_id)), 200
+        return jsonify(delivery_status(app_services(), delivery_id)), 200
     except DeliveryNotFound:
-        return _problem(404, "Not found", f"no delivery {delivery_id}")
+        return problem(404, "Not found", f"no delivery {delivery_id}")
 
 
 @deliveries_api.post("/<delivery_id>/resend")
 def api_resend(delivery_id: str) -> tuple[Response, int]:
     """Put a HELD delivery back in the queue, on its own or an alternate channel."""
-    name = _coordinator()
+    name = authenticated_coordinator()
     if name is None:
-        return _problem(401, *_UNAUTHORISED)
-    services = _services()
+        return problem(401, *COORDINATOR_REQUIRED)
+    services = app_services()
     body: Any = {}
     if request.get_data():
         body = request.get_json(force=True, silent=True)
         if not isinstance(body, dict):
-            return _problem(400, "Bad request", "the body must be a JSON object")
+            return problem(400, "Bad request", "the body must be a JSON object")
     unknown = sorted(set(body) - {"channel", "team"})
     if unknown or ("channel" in body and "team" in body):
-        return _problem(400, "Bad request", 'give at most one of "channel" or "team"')
+        return problem(400, "Bad request", 'give at most one of "channel" or "team"')
     try:
         channel: Channel | None = None
         if "channel" in body:
             channel = parse_alternate_channel(body["channel"])
         elif "team" in body:
             if not isinstance(body["team"], str):
-                return _problem(400, "Bad request", "team must be text")
+                return problem(400, "Bad request", "team must be text")
             channel = team_channel(services, delivery_id, body["team"])
         resend_delivery(services, delivery_id, f"coordinator:{name}", channel)
     except DeliveryNotFound:
-        return _problem(404, "Not found", f"no delivery {delivery_id}")
+        return problem(404, "Not found", f"no delivery {delivery_id}")
     except ChannelRefused as exc:
-        return _problem(400, "Channel refused", str(exc))
+        return problem(400, "Channel refused", str(exc))
     except ValueError as exc:  # not HELD: nothing to re-send
-        return _problem(409, "Conflict", str(exc))
+        return problem(409, "Conflict", str(exc))
     response = jsonify(delivery_status(services, delivery_id))
     response.headers["Location"] = f"/api/v1/deliveries/{delivery_id}"
     return response, 202

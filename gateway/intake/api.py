@@ -2,69 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any
+from flask import Blueprint, Response, jsonify, request
 
-from flask import Blueprint, Response, current_app, jsonify, request
-
+from gateway.api_support import app_services, authenticated_force, problem
 from gateway.domain.enums import InboundStatus
-from gateway.intake.senders import force_for_token
-from gateway.services import Services
 
 intake = Blueprint("intake", __name__, url_prefix="/api/v1")
-
-
-def _services() -> Services:
-    """Return the app's Services."""
-    services: Services = current_app.extensions["gateway"]
-    return services
-
-
-def _problem(status: int, title: str, detail: str, **extra: Any) -> tuple[Response, int]:
-    """Return an RFC 9457 problem document."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    response = jsonify(body)
-    response.mimetype = "application/problem+json"
-    return response, status
-
-
-def _authenticated_force() -> str | None:
-    """Return the force whose bearer token this request carries, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    with _services().db.read() as session:
-        return force_for_token(session, token.strip())
 
 
 @intake.post("/inbound/<fmt>")
 def post_inbound(fmt: str) -> tuple[Response, int]:
     """Accept one police message: store it, commit, then answer with a receipt."""
-    services = _services()
-    force = _authenticated_force()
+    services = app_services()
+    force = authenticated_force()
     if force is None:
-        return _problem(401, "Unauthorised", "a valid bearer token issued by "
+        return problem(401, "Unauthorised", "a valid bearer token issued by "
                         "`gateway senders add` is required")
     if fmt not in services.police_adapters:
-        return _problem(404, "Unknown format", f"no adapter for format {fmt!r}; known: "
+        return problem(404, "Unknown format", f"no adapter for format {fmt!r}; known: "
                         f"{', '.join(sorted(services.police_adapters))}")
     limit = services.settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        return _problem(413, "Too large", f"the body is {request.content_length} bytes; "
+        return problem(413, "Too large", f"the body is {request.content_length} bytes; "
                         f"the limit is {limit}")
     raw = request.stream.read(limit + 1)
     if len(raw) > limit:
-        return _problem(413, "Too large", f"the body exceeds the limit of {limit} bytes")
+        return problem(413, "Too large", f"the body exceeds the limit of {limit} bytes")
     receipt_id = services.pipeline.receive(fmt, raw, force)
     receipt = services.pipeline.process(receipt_id, actor=f"force:{force}")
     body = receipt.as_dict()
     location = f"/api/v1/receipts/{receipt.id}"
     if receipt.forbidden:
-        return _problem(403, "Forbidden", "this token may only send for its own force; the "
+        return problem(403, "Forbidden", "this token may only send for its own force; the "
                         "message was kept in quarantine", receipt_id=receipt.id,
                         errors=receipt.errors, receipt=body)
     if receipt.status is InboundStatus.QUARANTINED:
-        return _problem(422, "Invalid message", "the message was kept in quarantine; see "
+        return problem(422, "Invalid message", "the message was kept in quarantine; see "
                         "errors for each field", receipt_id=receipt.id, errors=receipt.errors,
                         receipt=body)
     response = jsonify(body)
@@ -75,12 +48,12 @@ def post_inbound(fmt: str) -> tuple[Response, int]:
 @intake.get("/receipts/<receipt_id>")
 def get_receipt(receipt_id: str) -> tuple[Response, int]:
     """Show what became of a message; only the force that sent it may look."""
-    force = _authenticated_force()
+    force = authenticated_force()
     if force is None:
-        return _problem(401, "Unauthorised", "a valid bearer token is required")
-    services = _services()
+        return problem(401, "Unauthorised", "a valid bearer token is required")
+    services = app_services()
     receipt = services.pipeline.receipt(receipt_id)
     sender = services.pipeline.sender_of(receipt_id) if receipt else None
     if receipt is None or sender != force:
-        return _problem(404, "Not found", f"no receipt {receipt_id} for this sender")
+        return problem(404, "Not found", f"no receipt {receipt_id} for this sender")
     return jsonify(receipt.as_dict()), 200

@@ -21,9 +21,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 
+from gateway.api_support import (
+    COORDINATOR_REQUIRED,
+    app_services,
+    authenticated_coordinator,
+    problem,
+)
 from gateway.domain.enums import InboundStatus
 from gateway.pipeline import Receipt
 from gateway.services import Services
@@ -192,76 +198,47 @@ def reprocess(services: Services, inbound_id: str, actor: str, *,
 quarantine_api = Blueprint("quarantine_api", __name__, url_prefix="/api/v1/quarantine")
 
 
-def _services() -> Services:
-    """Return the app's Services."""
-    services: Services = current_app.extensions["gateway"]
-    return services
-
-
-def _problem(status: int, title: str, detail: str, **extra: Any) -> tuple[Response, int]:
-    """Return an RFC 9457 problem document."""
-    response = jsonify({"type": "about:blank", "title": title, "status": status,
-                        "detail": detail, **extra})
-    response.mimetype = "application/problem+json"
-    return response, status
-
-
-def _coordinator() -> str | None:
-    """Return the coordinator whose bearer token this request carries, or None."""
-    from gateway.intake.senders import coordinator_for_token
-
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return None
-    with _services().db.read() as session:
-        return coordinator_for_token(session, token.strip())
-
-
-_UNAUTHORISED = ("Unauthorised", "a coordinator bearer token issued by "
-                 "`gateway senders add --coordinator NAME` is required")
-
-
 @quarantine_api.get("")
 def api_list() -> tuple[Response, int]:
     """List quarantined and held messages with their reasons."""
-    name = _coordinator()
+    name = authenticated_coordinator()
     if name is None:
-        return _problem(401, *_UNAUTHORISED)
+        return problem(401, *COORDINATOR_REQUIRED)
     try:
         limit = int(request.args.get("limit", DEFAULT_LIMIT))
-        messages = list_quarantined(_services(), f"coordinator:{name}",
+        messages = list_quarantined(app_services(), f"coordinator:{name}",
                                     status=request.args.get("status"),
                                     force=request.args.get("force"), limit=limit)
     except ValueError as exc:
-        return _problem(400, "Bad request", str(exc))
+        return problem(400, "Bad request", str(exc))
     return jsonify({"messages": [m.as_dict() for m in messages], "count": len(messages)}), 200
 
 
 @quarantine_api.get("/<inbound_id>")
 def api_get(inbound_id: str) -> tuple[Response, int]:
     """Show one quarantined or held message."""
-    name = _coordinator()
+    name = authenticated_coordinator()
     if name is None:
-        return _problem(401, *_UNAUTHORISED)
+        return problem(401, *COORDINATOR_REQUIRED)
     try:
-        message = get_quarantined(_services(), inbound_id, f"coordinator:{name}")
+        message = get_quarantined(app_services(), inbound_id, f"coordinator:{name}")
     except NotInQuarantine as exc:
-        return _problem(404, "Not found", str(exc))
+        return problem(404, "Not found", str(exc))
     return jsonify(message.as_dict()), 200
 
 
 @quarantine_api.post("/<inbound_id>/reprocess")
 def api_reprocess(inbound_id: str) -> tuple[Response, int]:
     """Re-process one message under the (corrected) configuration; answer its new receipt."""
-    name = _coordinator()
+    name = authenticated_coordinator()
     if name is None:
-        return _problem(401, *_UNAUTHORISED)
+        return problem(401, *COORDINATOR_REQUIRED)
     try:
-        receipt = reprocess(_services(), inbound_id, f"coordinator:{name}")
+        receipt = reprocess(app_services(), inbound_id, f"coordinator:{name}")
     except NotInQuarantine as exc:
-        return _problem(404, "Not found", str(exc))
+        return problem(404, "Not found", str(exc))
     except ConfigInvalid as exc:
-        return _problem(409, "Configuration invalid", "the configuration on disk does not "
+        return problem(409, "Configuration invalid", "the configuration on disk does not "
                         "load; correct it and try again (nothing was re-processed)",
                         problems=exc.problems)
     return jsonify(receipt.as_dict()), 200

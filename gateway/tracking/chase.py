@@ -7,7 +7,6 @@ child and says what is overdue; one delivery row sends it to the named team's ch
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -70,7 +69,10 @@ def chase(ctx: TrackingContext, session: Session, *, episode_id: str, kind: str,
                      notification=notification_to_json(notification))
     session.add(event)
     session.flush()  # the delivery row refers to the event
-    recipient = Recipient(authority=target.authority, team=team, role=RecipientRole.ACTION,
+    # INFORMATION, not ACTION: the pipeline counts every delivery of an episode among the
+    # recipients that later events follow, and a chase must not widen what a team is sent.
+    recipient = Recipient(authority=target.authority, team=team,
+                          role=RecipientRole.INFORMATION,
                           channel=channel, reason=f"chase ({kind}): {reason}", profile=profile)
     return ctx.writer.create_delivery(session, episode_id, event.id, recipient, now)
 
@@ -103,12 +105,3 @@ def _chase_notification(row: EpisodeRow, kind: str, reason: str, now: datetime,
                         child=child, placement=placement, risk=risk, summary=reason,
                         extra={"message_type": "chase", "chase": kind, **details})
 
-
-def teams(*names: str) -> tuple[str, ...]:
-    """Return a team preference list (for readability at call sites)."""
-    return tuple(names)
-
-
-def first_of(values: Sequence[str | None]) -> str | None:
-    """Return the first value that is not None or empty."""
-    return next((value for value in values if value), None)

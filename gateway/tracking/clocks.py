@@ -58,6 +58,7 @@ class TickReport:
     failed: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)
+    breaches_by_kind: Counter[str] = field(default_factory=Counter)
     items: int = 0
     deliveries: list[str] = field(default_factory=list)
 
@@ -66,6 +67,16 @@ class TickReport:
         """Return how many firings were breaches of a deadline."""
         return self.outcomes["breach"]
 
+    def count(self, kind: str, fired: Fired) -> None:
+        """Count one firing."""
+        self.fired += 1
+        self.by_kind[kind] += 1
+        self.outcomes[fired.outcome] += 1
+        if fired.outcome == "breach":
+            self.breaches_by_kind[kind] += 1
+        self.items += fired.items
+        self.deliveries.extend(fired.deliveries)
+
     def add(self, other: TickReport) -> None:
         """Add another report's figures into this one."""
         self.claimed += other.claimed
@@ -73,6 +84,7 @@ class TickReport:
         self.failed += other.failed
         self.by_kind.update(other.by_kind)
         self.outcomes.update(other.outcomes)
+        self.breaches_by_kind.update(other.breaches_by_kind)
         self.items += other.items
         self.deliveries.extend(other.deliveries)
 
@@ -236,11 +248,7 @@ class ClockEngine:
                 except Exception as exc:
                     raise _HandlerFailed(row.id) from exc
                 outcomes.append({"b_id": row.id, "b_data": {**data, "outcome": fired.outcome}})
-                report.fired += 1
-                report.by_kind[row.kind] += 1
-                report.outcomes[fired.outcome] += 1
-                report.items += fired.items
-                report.deliveries.extend(fired.deliveries)
+                report.count(row.kind, fired)
         if outcomes:
             table = cast(Table, ClockRow.__table__)
             session.flush()
@@ -290,11 +298,7 @@ class ClockEngine:
                                  now)
             report.failed += 1
             return
-        report.fired += 1
-        report.by_kind[kind] += 1
-        report.outcomes[fired.outcome] += 1
-        report.items += fired.items
-        report.deliveries.extend(fired.deliveries)
+        report.count(kind, fired)
 
     def _record_failure(self, session: Session, clock_id: str, token: datetime,
                         data: dict[str, Any], error: str, now: datetime) -> None:

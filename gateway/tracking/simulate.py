@@ -11,12 +11,15 @@ hold) Return Home Interviews, with seeded randomness, so a run is repeatable.
 from __future__ import annotations
 
 import heapq
+import multiprocessing
+import queue
 import random
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,8 @@ class SimulationConfig:
     step: timedelta = timedelta(minutes=15)
     start: datetime = START
     database: Path | None = None  # a scratch file in a temporary directory when None
+    workers: int = 1  # processes; each simulates the children of its share of authorities
+    partition: int = 0  # which share this process simulates (set by `simulate`)
 
 
 @dataclass
@@ -79,7 +84,6 @@ class SimulationResult:
     clocks: TickReport
     figures: CoordinatorFigures
     wall_seconds: float
-    breaches_by_kind: Counter[str] = field(default_factory=Counter)
 
     @property
     def clocks_fired_per_second(self) -> float:
@@ -140,11 +144,14 @@ class Simulation:
         self.tracker = Tracker(self.db, directory, self.pipeline, enqueue=self.queued.extend)
         self.authorities = sorted(a.id for a in directory.authorities.values()
                                   if a.channel(FRONT_DOOR) or a.channel(EDT))
+        self.owners = self.authorities[config.partition::config.workers] or self.authorities
+        self.rate_per_hour = config.episodes_per_year / config.workers / (365 * 24)
         self.force_of = _forces_by_authority(directory)
         self.children = self._population()
         self.heap: list[tuple[datetime, int, Action]] = []
         self.sequence = 0
         self.live: dict[str, _Live] = {}
+        self.reference_of: dict[str, str] = {}
         self.references = 0
         self.counts: Counter[str] = Counter()
         # Sends and receipts of one time step, handed to tracking together.
@@ -156,10 +163,11 @@ class Simulation:
 
     def _population(self) -> list[_Child]:
         """Children who go missing: a third as many as episodes, half of them in care."""
-        size = max(10, int(self.config.episodes_per_year * self.config.days / 365 / 3))
+        size = max(10, int(self.config.episodes_per_year / self.config.workers
+                           * self.config.days / 365 / 3))
         children = []
         for index in range(size):
-            owner = self.random.choice(self.authorities)
+            owner = self.random.choice(self.owners)
             looked_after = self.random.random() < 0.5
             host = None
             if looked_after and self.random.random() < 0.35:
@@ -182,10 +190,16 @@ class Simulation:
         heapq.heappush(self.heap, (when, self.sequence, (kind, payload)))
 
     def run(self) -> SimulationResult:
-        """Run the whole simulation; return its figures."""
+        """Run the whole simulation; return its figures (the scratch database is removed)."""
+        try:
+            return self._run()
+        finally:
+            self.close()
+
+    def _run(self) -> SimulationResult:
         started = time.perf_counter()
         end = self.config.start + timedelta(days=self.config.days)
-        rate_per_hour = self.config.episodes_per_year / (365 * 24)
+        rate_per_hour = self.rate_per_hour
         self.at(self.config.start, "arrival")
         now = self.config.start
         ticks = 0
@@ -200,7 +214,9 @@ class Simulation:
                 self._send_queued(session, step_end)
                 self._flush_batches(session)
             self.clock.now = step_end
-            self.clocks.add(self.tracker.tick(step_end))
+            fired = self.tracker.tick(step_end)
+            fired.deliveries = []  # already queued and sent; not kept for a year
+            self.clocks.add(fired)
             ticks += 1
             with self.db.unit_of_work() as session:
                 self._send_queued(session, step_end)
@@ -213,12 +229,10 @@ class Simulation:
         with self.db.read() as session:
             figures = coordinator_figures(session, end)
         wall = time.perf_counter() - started
-        breaches = Counter({kind: n for kind, n in self.clocks.by_kind.items()})
         result = SimulationResult(
             days=self.config.days, episodes=self.counts["episodes"],
             events=self.counts["events"], deliveries_sent=self.counts["sent"], ticks=ticks,
-            clocks=self.clocks, figures=figures, wall_seconds=wall, breaches_by_kind=breaches)
-        self.close()
+            clocks=self.clocks, figures=figures, wall_seconds=wall)
         return result
 
     def close(self) -> None:
@@ -273,6 +287,7 @@ class Simulation:
         if case.host:
             recipients.append((case.host, MISSING_COORDINATOR))
         self.live[applied.episode_id] = _Live(case=case, recipients=recipients)
+        self.reference_of[applied.episode_id] = case.reference
         self._deliver(session, applied.episode_id, applied.event_id, recipients, now)
         self._plan_episode(applied.episode_id, case, opened, now)
 
@@ -392,16 +407,20 @@ class Simulation:
         self.counts["sent"] += 1
         if self.directory.authority(row.authority) is None:
             return  # police: no receipts
-        roll = self.random.random()
+        # Seeded by what the copy is, not by the order copies happen to be sent in (ids and
+        # the order of clocks due at the same moment differ between runs): repeatable.
+        chance = random.Random(f"{self.config.seed}|{self.reference_of.get(row.episode_id)}|"
+                               f"{row.authority}|{row.team}|{row.reason[:60]}|{now.isoformat()}")
+        roll = chance.random()
         if roll < 0.9:
-            received = now + timedelta(minutes=self.random.uniform(1, 50))
+            received = now + timedelta(minutes=chance.uniform(1, 50))
         elif roll < 0.96:
-            received = now + timedelta(hours=self.random.uniform(5, 10))
+            received = now + timedelta(hours=chance.uniform(5, 10))
         else:
             return  # never acknowledged
         self.at(received, "ack", row.id, "received")
-        if self.random.random() < 0.95:
-            self.at(received + timedelta(minutes=self.random.uniform(5, 150)), "ack", row.id,
+        if chance.random() < 0.95:
+            self.at(received + timedelta(minutes=chance.uniform(5, 150)), "ack", row.id,
                     "accepted")
 
     def _ack(self, session: Session, now: datetime, delivery_id: str, stage: str) -> None:
@@ -426,5 +445,66 @@ def _forces_by_authority(directory: Directory) -> dict[str, str]:
 
 def simulate(config: SimulationConfig, config_dir: Path,
              progress: Callable[[int], None] | None = None) -> SimulationResult:
-    """Run one simulation with the directory under `config_dir`."""
-    return Simulation(config, load_directory(config_dir), progress).run()
+    """Run a simulation with the directory under `config_dir`, in `config.workers` processes.
+
+    Each process simulates the children owned by its share of the authorities, on its own
+    scratch database (a child's episodes, RHIs and repeat counts all stay in one share), and
+    the figures are added up. `progress` is called with days completed (slowest share).
+    """
+    if config.workers <= 1:
+        return Simulation(config, load_directory(config_dir), progress).run()
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    manager = context.Manager()
+    messages = manager.Queue()  # a proxy: it may be passed to the pool's workers
+    shares = [replace(config, partition=n, seed=config.seed * 1009 + n,
+                      database=None if config.database is None
+                      else config.database.with_suffix(f".{n}.db"))
+              for n in range(config.workers)]
+    with ProcessPoolExecutor(config.workers, mp_context=context) as pool:
+        futures = [pool.submit(_run_share, share, config_dir, messages) for share in shares]
+        done = [0] * config.workers
+        reported = 0
+        while not all(future.done() for future in futures):
+            try:
+                share, days = messages.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            done[share] += days
+            if progress is not None and min(done) > reported:
+                progress(min(done) - reported)
+                reported = min(done)
+        results = [future.result() for future in futures]
+    manager.shutdown()
+    if progress is not None and config.days > reported:
+        progress(config.days - reported)
+    return _merge(results, time.perf_counter() - started)
+
+
+def _run_share(config: SimulationConfig, config_dir: Path, messages: Any) -> SimulationResult:
+    """Run one share of a simulation in a worker process."""
+    return Simulation(config, load_directory(config_dir),
+                      lambda days: messages.put((config.partition, days))).run()
+
+
+def _merge(results: list[SimulationResult], wall: float) -> SimulationResult:
+    """Add up the results of the shares of one simulation."""
+    clocks = TickReport()
+    figures = CoordinatorFigures()
+    for result in results:
+        clocks.add(result.clocks)
+        for name, value in vars(result.figures).items():
+            if isinstance(value, int):
+                setattr(figures, name, getattr(figures, name) + value)
+            elif isinstance(value, dict):
+                merged = Counter(getattr(figures, name))
+                merged.update(value)
+                setattr(figures, name, dict(merged))
+    medians = [r.figures.median_ack_minutes for r in results
+               if r.figures.median_ack_minutes is not None]
+    figures.median_ack_minutes = sum(medians) / len(medians) if medians else None
+    return SimulationResult(
+        days=results[0].days, episodes=sum(r.episodes for r in results),
+        events=sum(r.events for r in results),
+        deliveries_sent=sum(r.deliveries_sent for r in results),
+        ticks=max(r.ticks for r in results), clocks=clocks, figures=figures, wall_seconds=wall)

@@ -205,17 +205,19 @@ def test_demo_creates_one_user_of_each_role_once_and_prints_them(
     client = build_app_without_users(services).test_client()
     sign_in_as = next(name for name, role, _ in DEMO_USERS if role is Role.AUTHORITY)
     sign_in(client, sign_in_as, created[sign_in_as])
-    assert create_demo_users(services, lines.append) == {}
+    again: list[str] = []
+    assert create_demo_users(services, again.append) == {}
+    assert created[sign_in_as] in "\n".join(again)  # printed again from the 0600 file
+    from gateway.dashboard.cli import demo_users_file
+
+    assert demo_users_file(services).stat().st_mode & 0o777 == 0o600
 
 
 def build_app_without_users(services: Services) -> Flask:
     """Return the app with the dashboard, adding no users."""
     from gateway.app import create_app
-    from gateway.dashboard import register
 
-    app = create_app(services)
-    register(app, services)
-    return app
+    return create_app(services)
 
 
 def test_the_live_endpoint_answers_401_to_the_polling_script_once_signed_out(

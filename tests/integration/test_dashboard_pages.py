@@ -186,10 +186,16 @@ def test_audit_page_filters_by_action_and_subject(world: World) -> None:
 
 
 def test_authorities_page_shows_certificates_held_copies_and_circuits(world: World) -> None:
+    with world.services.db.unit_of_work() as session:
+        failing = session.execute(select(DeliveryRow).where(
+            DeliveryRow.authority == "warwickshire")).scalars().first()
+        assert failing is not None
+        failing.status, failing.last_error = "PENDING", "connection refused"
     client = world.app.test_client()
     sign_in(client, "regional")
     page = client.get("/dashboard/authorities").text
     assert "Kent County Council" in page
     assert "expires" in page  # the demo PKI's certificates are read for their expiry
     assert "Needs attention" in page  # Kent's held copy
+    assert "1 retrying after errors" in page  # recorded by a worker, read from the store
     assert "closed" in page

@@ -14,6 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from gateway.accounts.roles import Role
+from gateway.accounts.users import create_user
 from gateway.app import create_app
 from gateway.clock import system_clock
 from gateway.dashboard import quarantine_page
@@ -25,6 +27,7 @@ from gateway.services import Services
 from gateway.store import audit
 from gateway.store.models import AuditEntry, CoordinatorItemRow, EpisodeRow, InboundMessage
 from tests.conftest import REPO
+from tests.support.dashboard import PASSWORD, cheap_password_hashing, sign_in
 from tests.support.messages import compact
 
 FORCE = "warwickshire-police"
@@ -205,8 +208,24 @@ def test_reprocessing_a_held_message_whose_report_never_came_keeps_it_held(
                              "coordinator:sam", reload_config=False)
 
 
+def test_page_is_only_for_signed_in_coordinators(services: Services) -> None:
+    client = app_for(services).test_client()
+    page = client.get("/quarantine")
+    assert page.status_code == 302
+    assert "/dashboard/login" in page.headers["Location"]
+    with cheap_password_hashing(), services.db.unit_of_work() as session:
+        create_user(session, username="kent.user", password=PASSWORD, role=Role.AUTHORITY,
+                    organisation="kent", now=services.clock(), actor="test")
+    sign_in(client, "kent.user")
+    assert client.get("/quarantine").status_code == 403
+
+
 def test_page_lists_reasons_without_personal_values_and_is_audited(services: Services) -> None:
     client = app_for(services).test_client()
+    with cheap_password_hashing(), services.db.unit_of_work() as session:
+        create_user(session, username="alex.admin", password=PASSWORD, role=Role.ADMIN,
+                    organisation=None, now=services.clock(), actor="test")
+    sign_in(client, "alex.admin")
     send(services, KINSHIP)
     send(services, compact("missing_reported_basic", reference="WK-BAD-1").replace(
         b'dateOfBirth="2011-06-02"', b'dateOfBirth="2031-02-30"'))

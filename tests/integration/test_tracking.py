@@ -14,7 +14,7 @@ from gateway.services import Services
 from gateway.store.models import ClockRow, DeliveryRow, EventRow
 from gateway.store.tracking_models import RhiRow
 from gateway.tracking import episodes, rhi
-from gateway.tracking.wiring import install, tracker
+from gateway.tracking.wiring import attach_outbox, attach_pipeline, install, tracker
 from tests.integration.test_slice import deliver_all, send
 from tests.support.messages import compact
 
@@ -65,6 +65,18 @@ def test_missing_report_starts_episode_and_ack_clocks(services: Services) -> Non
     for delivery_id in council_copies:
         assert [c.kind for c in _clocks(services, delivery_id)["ack_received"]] == [
             "ack_received"]
+
+
+def test_attaching_from_inside_services_properties_wires_one_tracker(
+        services: Services) -> None:
+    pipeline = services.pipeline
+    attach_pipeline(services, pipeline)
+    attach_pipeline(services, pipeline)
+    attach_outbox(services, services.outbox)
+    assert pipeline.listeners == [tracker(services).on_event]
+    assert services.outbox.sent_listeners == [tracker(services).on_sent]
+    install(services)
+    assert len(pipeline.listeners) == len(services.outbox.sent_listeners) == 1
 
 
 def test_chase_is_a_delivery_on_the_episode_timeline_and_reaches_the_drop_folder(

@@ -25,7 +25,6 @@ from gateway.accounts.roles import Role
 from gateway.accounts.users import create_user
 from gateway.app import create_app
 from gateway.clock import FakeClock
-from gateway.dashboard import register
 from gateway.services import Services
 from gateway.store.models import CoordinatorItemRow, DeliveryRow
 from tests.support.messages import compact
@@ -71,7 +70,6 @@ def deliver_all(services: Services) -> list[str]:
 def build_app(services: Services) -> Flask:
     """Return the gateway app with the dashboard registered and one user per entry of USERS."""
     app = create_app(services)
-    register(app, services)
     with services.db.unit_of_work() as session:
         for username, (role, organisation, _) in USERS.items():
             create_user(session, username=username, password=PASSWORD, role=role,
