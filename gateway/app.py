@@ -12,6 +12,7 @@ from gateway.dashboard.status import status_page
 from gateway.delivery.api import register as register_deliveries_api
 from gateway.intake import quarantine
 from gateway.intake.api import intake
+from gateway.intake.receipts_api import register as register_receipts_api
 from gateway.openapi import build_spec
 from gateway.services import Services
 from gateway.settings import load_settings
@@ -26,6 +27,7 @@ def create_app(services: Services | None = None) -> Flask:
     app.register_blueprint(intake)
     quarantine.register(app)
     register_deliveries_api(app)
+    register_receipts_api(app)
     register_dashboard(app, services)
     # The plain status and quarantine pages are for regional coordinators and
     # administrators signed in to the dashboard, like every page showing case data.

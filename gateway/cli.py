@@ -22,6 +22,7 @@ from gateway.intake.cli import intake as intake_group
 from gateway.intake.cli import quarantine as quarantine_group
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
+from gateway.tracking.cli import simulate_command
 
 DEMO_SAMPLES = Path(__file__).resolve().parent.parent / "config" / "demo" / "samples"
 
@@ -346,6 +347,7 @@ def deliveries() -> None:
 
 deliveries.add_command(deliveries_resend)
 main.add_command(users_group)
+main.add_command(simulate_command)
 main.add_command(intake_group)
 main.add_command(quarantine_group)
 

@@ -11,6 +11,7 @@ from marshmallow import Schema, fields
 from gateway import __version__
 from gateway.delivery.api import openapi_paths
 from gateway.domain.enums import InboundStatus
+from gateway.intake.receipts_api import openapi_paths as receipts_paths
 
 
 class FieldErrorSchema(Schema):
@@ -137,7 +138,7 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
-    for path, operations in openapi_paths().items():
+    for path, operations in {**openapi_paths(), **receipts_paths()}.items():
         spec.path(path=path, operations=operations)
     result: dict[str, Any] = spec.to_dict()
     return result

@@ -235,11 +235,17 @@ class Pipeline:
                 "force", f"this sender is registered for force {message.sender!r} and may not "
                 "send for another force", notification.force)], now)
             return replace(receipt, forbidden=True), []
-        return self._apply(session, message, notification, now, actor)
+        return self.apply_notification(session, message, notification, now, actor)
 
-    def _apply(self, session: Session, message: InboundMessage, notification: Notification,
-               now: datetime, actor: str) -> tuple[Receipt, list[str]]:
-        """Apply a valid notification: idempotency, episode, routing, deliveries, audit."""
+    def apply_notification(self, session: Session, message: InboundMessage,
+                           notification: Notification, now: datetime,
+                           actor: str) -> tuple[Receipt, list[str]]:
+        """Apply a valid notification from a stored message, in the caller's transaction.
+
+        Idempotency, episode, routing, deliveries and audit; returns the receipt and the
+        delivery ids to enqueue after commit. Police messages come here from `process`;
+        council RHI outcomes come from the receipts service.
+        """
         key = (notification.force, notification.police_reference, notification.event.value,
                notification.revision)
         existing = session.get(MessageKey, key)
@@ -387,10 +393,14 @@ class Pipeline:
         """Return every recipient already sent a copy for this episode (found follows missing)."""
         from gateway.domain.enums import RecipientRole
 
-        rows = session.execute(select(DeliveryRow).where(
-            DeliveryRow.episode_id == episode_id).order_by(DeliveryRow.created_at)).scalars()
+        rows = session.execute(select(DeliveryRow, EventRow.notification).join(
+            EventRow, EventRow.id == DeliveryRow.event_id).where(
+            DeliveryRow.episode_id == episode_id).order_by(DeliveryRow.created_at)).all()
         result: dict[tuple[str, str], Recipient] = {}
-        for delivery in rows:
+        for delivery, notification in rows:
+            if (notification.get("extra") or {}).get("message_type") == "chase":
+                continue  # a chase to a team is not a copy of the report it must follow
+
             result.setdefault((delivery.authority, delivery.team), Recipient(
                 authority=delivery.authority, team=delivery.team,
                 role=RecipientRole(delivery.role), channel=channel_from_json(delivery.channel),
@@ -463,7 +473,7 @@ class Pipeline:
             adapter = self.police_adapters[message.format]
             later = adapter.parse(raw, self.force_overrides(message.sender))
             later = replace(later, force=self.resolve_force(later.force) or later.force)
-            _, ids = self._apply(session, message, later, self.clock(), actor)
+            _, ids = self.apply_notification(session, message, later, self.clock(), actor)
             released.extend(ids)
         return released
 

@@ -44,7 +44,9 @@ class Services:
     enqueue: Callable[[Iterable[str]], None] | None = None
     postcodes: Any = None
     transports: dict[str, Transport] = field(default_factory=dict)
+    tracking: bool = True  # clocks, acknowledgements and chases (gateway.tracking)
     _warned: set[tuple[str, str]] = field(default_factory=set)
+    _tracker: Any = None
 
     @cached_property
     def db(self) -> Database:
@@ -122,9 +124,17 @@ class Services:
     @cached_property
     def pipeline(self) -> Pipeline:
         """Return the intake-to-outbox service."""
-        return Pipeline(self.db, self.sealer, self.police_adapters, self.route,
-                        self.force_overrides, self.clock, self._enqueue,
-                        resolve_force=self.resolve_force)
+        pipeline = Pipeline(self.db, self.sealer, self.police_adapters, self.route,
+                            self.force_overrides, self.clock, self._enqueue,
+                            resolve_force=self.resolve_force)
+        if self.tracking:
+            from gateway.tracking.service import Tracker
+
+            # Tracking writes its chases through this pipeline and starts its clocks from
+            # each applied event (gateway.tracking.wiring.tracker finds it here).
+            self._tracker = Tracker(self.db, self.directory, pipeline, enqueue=self._enqueue)
+            pipeline.listeners.append(self._tracker.on_event)
+        return pipeline
 
     def render(self, notification: Notification, channel: Channel, profile: str) -> Rendered:
         """Render a copy in the rendering its channel asks for."""
@@ -182,5 +192,8 @@ class Services:
         }
         transports.update(self.transports)
         retry = RetryPolicy(ceiling=timedelta(hours=self.settings.retry_ceiling_hours))
-        return Outbox(self.db, self.pipeline, self.render, self.protect, transports,
-                      self.clock, retry=retry, enqueue=self._enqueue)
+        outbox = Outbox(self.db, self.pipeline, self.render, self.protect, transports,
+                        self.clock, retry=retry, enqueue=self._enqueue)
+        if self._tracker is not None:
+            outbox.sent_listeners.append(self._tracker.on_sent)
+        return outbox

@@ -38,7 +38,7 @@ def set_services(services: Services | None) -> None:
 def make_celery() -> Celery:
     """Create the Celery app bound to the configured broker, with late acks everywhere."""
     settings = load_settings()
-    app = Celery("gateway", broker=settings.broker_url)
+    app = Celery("gateway", broker=settings.broker_url, include=["gateway.tracking.tasks"])
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -51,6 +51,8 @@ def make_celery() -> Celery:
         beat_schedule={
             "sweep": {"task": "gateway.sweep", "schedule": float(settings.sweep_seconds)},
             "poll-sftp": {"task": "gateway.poll_sftp", "schedule": float(settings.pull_seconds)},
+            "poll-acks": {"task": "gateway.poll_acks", "schedule": float(settings.pull_seconds)},
+            "tracking-tick": {"task": "gateway.tracking.tick", "schedule": 60.0},
         },
         timezone="UTC",
     )
@@ -99,6 +101,14 @@ def poll_sftp() -> list[dict[str, Any]]:
     from gateway.intake.sftp_poller import poll_forces
 
     return [report.as_dict() for report in poll_forces(get_services())]
+
+
+@celery_app.task(name="gateway.poll_acks")  # type: ignore[untyped-decorator]
+def poll_acks() -> list[dict[str, Any]]:
+    """Take receipts and RHI exports from councils' acks folders."""
+    from gateway.intake.acks_poller import poll_acks as poll
+
+    return [report.as_dict() for report in poll(get_services())]
 
 
 def enqueue_deliveries(ids: Iterable[str]) -> None:

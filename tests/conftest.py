@@ -88,7 +88,8 @@ def make_services(tmp_path: Path, postcode_index: Any,
                   demo_pki: Any) -> Callable[..., Services]:
     """Return a factory of prepared Services on a fake clock with a recording queue."""
 
-    def build(database_url: str | None = None, **env: str) -> Services:
+    def build(database_url: str | None = None, *, tracking: bool = False, **env: str) -> Services:
+        """Build Services; tracking (clocks, chases) is off unless a test asks for it."""
         data_dir = tmp_path / f"data-{uuid.uuid4().hex[:6]}"
         # The demo directory names certificates under <data dir>/keys/pki: share one PKI.
         (data_dir / "keys").mkdir(parents=True)
@@ -100,7 +101,7 @@ def make_services(tmp_path: Path, postcode_index: Any,
                      **env}
         settings = load_settings(overrides)
         services = Services(settings, clock=FakeClock(T0), enqueue=Enqueued(),
-                            postcodes=postcode_index)
+                            postcodes=postcode_index, tracking=tracking)
         services.prepare()
         return services
 

@@ -118,9 +118,12 @@ def _timeline(session: Session, episode: EpisodeRow, deliveries: list[DeliveryRo
                              "size": message.size}, message.id))
     for event in session.execute(select(EventRow).where(
             EventRow.episode_id == episode.id)).scalars():
+        extra = (event.notification or {}).get("extra") or {}
+        title = (f"Chase sent: {extra.get('chase', 'overdue').replace('_', ' ')}"
+                 if extra.get("message_type") == "chase" else
+                 f"{event.event_type.replace('_', ' ').capitalize()} (revision {event.revision})")
         entries.append(TimelineEntry(
-            event.recorded_at, "event", f"{event.event_type.replace('_', ' ').capitalize()} "
-            f"(revision {event.revision})", "applied" if event.applied else "not applied",
+            event.recorded_at, "event", title, "applied" if event.applied else "not applied",
             {"occurred_at": event.occurred_at.isoformat(), "note": event.note}, event.id))
     for delivery in deliveries:
         entries.append(TimelineEntry(

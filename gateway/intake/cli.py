@@ -39,7 +39,7 @@ def _who() -> str:
 
 @click.group()
 def intake() -> None:
-    """Pull police messages that forces drop on SFTP."""
+    """Pull police messages from forces' SFTP outboxes, and councils' receipts."""
 
 
 @intake.command("poll")
@@ -70,6 +70,20 @@ def intake_poll(force_id: str | None, once: bool, interval: float) -> None:
         if once:
             break
         time.sleep(interval)
+    if failed:
+        raise SystemExit(1)
+
+
+@intake.command("acks")
+@click.option("--authority", default=None, help="Only this authority's acks folder.")
+def intake_acks(authority: str | None) -> None:
+    """Take receipts and RHI exports that councils left in their acks folders, once."""
+    from gateway.intake.acks_poller import poll_acks
+
+    failed = False
+    for report in poll_acks(_services(), authority):
+        click.echo(json.dumps(report.as_dict(), sort_keys=True))
+        failed = failed or report.error is not None or bool(report.failed)
     if failed:
         raise SystemExit(1)
 

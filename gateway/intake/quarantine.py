@@ -169,13 +169,18 @@ def reprocess(services: Services, inbound_id: str, actor: str, *,
         if row is None or row.status not in {s.value for s in QUARANTINE_STATUSES}:
             raise NotInQuarantine(f"no quarantined or held message {inbound_id}")
         before = row.status
+        fmt = row.format
         open_items = list(session.execute(select(CoordinatorItemRow.id).where(
             CoordinatorItemRow.inbound_message_id == inbound_id,
             CoordinatorItemRow.resolved_at.is_(None))).scalars())
         audit.record(session, at=now, actor=actor, action="quarantine.reprocess_requested",
                      subject_type="inbound", subject_id=inbound_id,
                      detail={"status": before, "config_sha256": fingerprint})
-    receipt = services.pipeline.process(inbound_id, actor=actor)
+    from gateway.receipts_service import ReceiptsService, handled_format
+
+    # Council receipts and RHI exports are applied by the receipts service, not a police adapter.
+    receipt = (ReceiptsService(services).apply_stored(inbound_id).as_receipt()
+               if handled_format(fmt) else services.pipeline.process(inbound_id, actor=actor))
     with services.db.unit_of_work() as session:
         if receipt.status is not InboundStatus.HELD or before != InboundStatus.HELD.value:
             note = (f"re-processed by {actor}: {receipt.status.value}" if receipt.status

@@ -21,6 +21,9 @@ def tracker(services: Any, pipeline: Pipeline | None = None) -> Tracker:
     if isinstance(existing, Tracker):
         return existing
     writer = pipeline if pipeline is not None else services.pipeline
+    existing = getattr(services, _ATTRIBUTE, None)  # Services builds it with its pipeline
+    if isinstance(existing, Tracker):
+        return existing
     built = Tracker(services.db, services.directory, writer, enqueue=writer.enqueue)
     setattr(services, _ATTRIBUTE, built)
     return built

@@ -87,7 +87,7 @@ def test_sign_in_and_watch_a_new_missing_notification_appear(
         page.wait_for_url(f"{base}/dashboard/episodes/{receipt['episode_id']}")
         timeline = page.locator("#timeline")
         assert timeline.locator("[data-kind=inbound]").count() == 1
-        assert timeline.locator("[data-kind=event]").count() == 1
+        assert timeline.locator("[data-kind=event]", has_text="Missing reported").count() == 1
         assert timeline.locator("[data-kind=delivery]").count() == len(receipt["deliveries"])
         assert "Amelia" in page.locator("#child").inner_text()
         screenshot(page, "03-episode-timeline")

@@ -96,8 +96,9 @@ def test_slice_on_postgresql_and_redis_with_two_workers(production_env: dict[str
         statuses: dict[str, str] = {}
         while time.monotonic() < deadline:
             with services.db.read() as session:
-                statuses = dict(session.execute(select(DeliveryRow.id, DeliveryRow.status)).all())
-            if statuses and all(s == "SENT" for s in statuses.values()):
+                statuses = dict(session.execute(select(DeliveryRow.id, DeliveryRow.status).where(
+                    DeliveryRow.id.in_(expected))).all())
+            if len(statuses) == len(expected) and all(s == "SENT" for s in statuses.values()):
                 break
             time.sleep(0.5)
         assert set(statuses) == expected
@@ -111,6 +112,9 @@ def test_slice_on_postgresql_and_redis_with_two_workers(production_env: dict[str
     drop = settings.drop_root / "drop"
     files = [p.name for p in drop.rglob("*") if p.is_file()]
     assert all(name.endswith(".p7m") for name in files)  # no partial upload left behind
-    assert sorted(name.split(".", 1)[0] for name in files) == sorted(expected)  # once each
+    stems = [name.split(".", 1)[0] for name in files]
+    # Each copy exactly once (tracking may add chase copies to police: they count too).
+    assert sorted(stem for stem in stems if stem in expected) == sorted(expected)
+    assert len(stems) == len(set(stems))
     worked = [log.read_text(errors="replace").count("succeeded in") for log in logs]
     assert all(count > 0 for count in worked), worked  # both workers took deliveries
