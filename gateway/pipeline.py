@@ -141,7 +141,9 @@ class Pipeline:
         clock: Callable[[], datetime],
         enqueue: Callable[[Iterable[str]], None],
         resolve_force: Callable[[str], str | None] = lambda name: name,
+        unwrap: Callable[[bytes, str], bytes] = lambda raw, sender: raw,
     ) -> None:
+        self.unwrap = unwrap
         self.db = db
         self.resolve_force = resolve_force
         self.listeners: list[EventListener] = []
@@ -213,6 +215,8 @@ class Pipeline:
                 f"{', '.join(sorted(self.police_adapters))}", message.format)], now), []
         raw = self.sealer.open(message.sealed_body, message.id)
         try:
+            # A signed and encrypted message is opened and its signature checked first.
+            raw = self.unwrap(raw, message.sender)
             notification = adapter.parse(raw, self.force_overrides(message.sender))
         except InvalidMessage as exc:
             return self._quarantine(session, message, exc.errors, now), []
@@ -469,7 +473,7 @@ class Pipeline:
         ).order_by(InboundMessage.received_at)).scalars().all()
         released: list[str] = []
         for message in held:
-            raw = self.sealer.open(message.sealed_body, message.id)
+            raw = self.unwrap(self.sealer.open(message.sealed_body, message.id), message.sender)
             adapter = self.police_adapters[message.format]
             later = adapter.parse(raw, self.force_overrides(message.sender))
             later = replace(later, force=self.resolve_force(later.force) or later.force)

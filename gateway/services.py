@@ -13,6 +13,8 @@ from adapters.base import CaseSystemAdapter, PoliceAdapter, Rendered
 from adapters.registry import case_system_adapter, police_adapters
 from gateway.clock import system_clock
 from gateway.delivery.crypto.channel import MessageProtector, PgpKeyFile
+from gateway.delivery.crypto.errors import CryptoError
+from gateway.delivery.crypto.inbound import looks_protected, unprotect_with
 from gateway.delivery.crypto.keystore import KeyPairPaths, KeyStore
 from gateway.delivery.errors import PermanentDeliveryError
 from gateway.delivery.outbox import Outbox
@@ -23,6 +25,7 @@ from gateway.delivery.transports.sftp import SftpTransport
 from gateway.delivery.transports.smtp import SmtpTransport
 from gateway.domain.enums import RiskGrade
 from gateway.domain.episode import Episode
+from gateway.domain.errors import FieldError, InvalidMessage
 from gateway.domain.model import Notification
 from gateway.domain.routing import Channel, CoordinatorItem, Recipient, RoutingDecision
 from gateway.pipeline import Pipeline
@@ -126,7 +129,7 @@ class Services:
         """Return the intake-to-outbox service."""
         pipeline = Pipeline(self.db, self.sealer, self.police_adapters, self.route,
                             self.force_overrides, self.clock, self._enqueue,
-                            resolve_force=self.resolve_force)
+                            resolve_force=self.resolve_force, unwrap=self.unwrap)
         if self.tracking:
             from gateway.tracking.service import Tracker
 
@@ -170,6 +173,30 @@ class Services:
             channel = replace(channel, certificate=str(self.settings.data_dir /
                                                        channel.certificate))
         return self.protector(rendered, channel)
+
+    def unwrap(self, raw: bytes, force_id: str) -> bytes:
+        """Open a signed and encrypted police message; plain XML passes through unchanged.
+
+        Raise InvalidMessage when it cannot be opened, is not signed by the force's
+        registered certificate, or the force has none registered.
+        """
+        if not looks_protected(raw):
+            return raw
+        force = self.directory.force(force_id)
+        if force is None or not force.certificate:
+            raise InvalidMessage([FieldError(
+                "document", f"is signed and encrypted, but no certificate is registered for "
+                f"force {force_id!r} to verify it (set `certificate:` in its directory file)")])
+        path = Path(force.certificate)
+        if not path.is_absolute():
+            path = self.settings.data_dir / path
+        try:
+            sender = self.keystore.certificates.certificate(path)
+            verified = unprotect_with(raw, self.keystore.decryption_identities(), [sender],
+                                      now=self.clock())
+        except CryptoError as exc:
+            raise InvalidMessage([FieldError("document", f"cannot be opened: {exc}")]) from exc
+        return verified.content
 
     def _certificate_warning(self, channel: Channel, message: str) -> None:
         """Raise a coordinator item for a certificate about to expire (once per process)."""

@@ -147,6 +147,7 @@ class Force:
     area_authorities: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
     pull: Mapping[str, object] | None = None  # SFTP outbox the gateway polls, if any
+    certificate: str | None = None  # signing certificate its protected messages must carry
 
 
 def normalise_name(name: str) -> str:

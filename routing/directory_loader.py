@@ -203,6 +203,8 @@ class ForceSchema(_Strict):
     # Where the gateway pulls this force's files from (SFTP); checked in full by
     # `gateway config check` (gateway.intake.sftp_poller.check_pull_sections).
     pull = fields.Dict(keys=fields.String())
+    # The force's signing certificate: signed and encrypted messages from it are verified.
+    certificate = fields.String(validate=validate.Length(min=1))
 
 
 class DefaultsSchema(_Strict):
@@ -457,4 +459,5 @@ def _force(data: Mapping[str, Any]) -> Force:
         area_authorities=tuple(data.get("area_authorities", ())),
         aliases=tuple(data.get("aliases", ())),
         pull=MappingProxyType(dict(data["pull"])) if "pull" in data else None,
+        certificate=data.get("certificate"),
     )

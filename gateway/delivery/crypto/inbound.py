@@ -23,6 +23,15 @@ from gateway.delivery.crypto.identity import DecryptionIdentity, VerifiedPayload
 from gateway.delivery.crypto.smime import extract_payload, split_signed_entity
 
 
+def looks_protected(data: bytes) -> bool:
+    """Say whether `data` looks like a CMS message (DER, PEM or S/MIME) rather than plain text."""
+    if data[:1] == b"\x30" and len(data) > 1 and data[1] in (0x80, 0x81, 0x82, 0x83, 0x84):
+        return True
+    head = data.lstrip()[:2048].lower()
+    return head.startswith(b"-----begin") or b"application/pkcs7-mime" in head or (
+        b"application/x-pkcs7-mime" in head)
+
+
 def detect_encoding(data: bytes) -> serialization.Encoding:
     """Tell DER, PEM and S/MIME apart by their first bytes."""
     head = data.lstrip()[:64]
