@@ -51,3 +51,18 @@ def authenticated_coordinator() -> str | None:
         return None
     with app_services().db.read() as session:
         return coordinator_for_token(session, token)
+
+
+def read_body(limit: int) -> bytes | tuple[Response, int]:
+    """Return the request body, or a 413 problem when it is over `limit` bytes.
+
+    The declared length is checked first; a body sent without one is read to one byte past
+    the limit, so an over-long stream is refused without being held in memory whole.
+    """
+    if request.content_length is not None and request.content_length > limit:
+        return problem(413, "Too large", f"the body is {request.content_length} bytes; "
+                       f"the limit is {limit}")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        return problem(413, "Too large", f"the body exceeds the limit of {limit} bytes")
+    return raw

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
-from gateway.api_support import app_services, authenticated_force, problem
+from gateway.api_support import app_services, authenticated_force, problem, read_body
 from gateway.domain.enums import InboundStatus
 
 intake = Blueprint("intake", __name__, url_prefix="/api/v1")
@@ -21,13 +21,9 @@ def post_inbound(fmt: str) -> tuple[Response, int]:
     if fmt not in services.police_adapters:
         return problem(404, "Unknown format", f"no adapter for format {fmt!r}; known: "
                         f"{', '.join(sorted(services.police_adapters))}")
-    limit = services.settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return problem(413, "Too large", f"the body is {request.content_length} bytes; "
-                        f"the limit is {limit}")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        return problem(413, "Too large", f"the body exceeds the limit of {limit} bytes")
+    raw = read_body(services.settings.max_body_bytes)
+    if not isinstance(raw, bytes):
+        return raw
     receipt_id = services.pipeline.receive(fmt, raw, force)
     receipt = services.pipeline.process(receipt_id, actor=f"force:{force}")
     body = receipt.as_dict()

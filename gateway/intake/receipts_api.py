@@ -21,7 +21,12 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from gateway.api_support import app_services, authenticated_coordinator, problem
+from gateway.api_support import (
+    app_services,
+    authenticated_coordinator,
+    problem,
+    read_body,
+)
 from gateway.domain.enums import InboundStatus
 from gateway.receipts_service import (
     JSON_FORM,
@@ -112,13 +117,9 @@ def _take(ingest: Callable[[ReceiptsService, str, bytes, str | None], Ingested]
     form = request.args.get("form")
     if form is None and request.mimetype == "application/json":
         form = JSON_FORM
-    limit = services.settings.max_body_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return problem(413, "Too large", f"the body is {request.content_length} bytes; "
-                        f"the limit is {limit}")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        return problem(413, "Too large", f"the body exceeds the limit of {limit} bytes")
+    raw = read_body(services.settings.max_body_bytes)
+    if not isinstance(raw, bytes):
+        return raw
     try:
         result = ingest(ReceiptsService(services), authority, raw, form)
     except UnknownAuthority:  # pragma: no cover - checked above
